@@ -1,0 +1,241 @@
+"""The `ioc` command line. Errors are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import signal
+import sys
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import click
+import dramatiq
+
+from ioc_core import __version__
+from ioc_core.db.migrate import migrate, prepare_sqlite
+from ioc_core.plugins import lifecycle
+from ioc_core.plugins.registry import PluginError
+from ioc_core.plugins.state import stored_states
+from ioc_core.runtime import Runtime, build_runtime
+from ioc_core.settings import Settings, SettingsError
+
+T = TypeVar("T")
+USAGE_ERROR = 2
+
+
+class CliError(click.ClickException):
+    exit_code = USAGE_ERROR
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    runtime: Runtime = ctx.ensure_object(dict)["runtime"]
+    return runtime
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except (PluginError, SettingsError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"database unreachable: {exc}") from None
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ioc")
+def cli() -> None:
+    """IOC platform: an operations center for cities, one plugin per subsystem."""
+
+
+async def _migrate_enabled(runtime: Runtime) -> dict[str, list[str]]:
+    if runtime.settings.is_sqlite:
+        prepare_sqlite(runtime.settings.sqlite_path)
+    # The core's tables first: they say which plugins are enabled.
+    core_app = runtime.registry.spec("core").piccolo_app
+    applied = await migrate([core_app])
+    enabled = await lifecycle.enabled_names(runtime.registry)
+    apps = [
+        p.spec.piccolo_app
+        for n, p in runtime.registry.plugins.items()
+        if n in enabled and p.spec.piccolo_app not in (None, core_app)
+    ]
+    return applied | await migrate(apps)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database and bring it up to date."""
+    runtime = _runtime(ctx)
+    applied = _run(_migrate_enabled(runtime))
+    count = sum(len(ids) for ids in applied.values())
+    click.echo(f"database ready ({_where(runtime.settings)}), {count} migrations applied")
+
+
+@cli.command("migrate")
+@click.pass_context
+def migrate_command(ctx: click.Context) -> None:
+    """Apply pending migrations of the core and of every enabled plugin."""
+    applied = _run(_migrate_enabled(_runtime(ctx)))
+    for app, ids in applied.items():
+        click.echo(f"{app}: {len(ids)} applied" + (f" ({', '.join(ids)})" if ids else ""))
+
+
+def _where(settings: Settings) -> str:
+    return str(settings.sqlite_path) if settings.is_sqlite else "PostgreSQL"
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web app; with the embedded broker, also run task workers in this process."""
+    import uvicorn
+
+    from ioc_core.web.app import create_app
+
+    runtime = _runtime(ctx)
+    app = create_app(runtime=runtime, run_workers=runtime.settings.is_embedded_broker)
+    click.echo(f"serving on http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def worker(ctx: click.Context, threads: int) -> None:
+    """Run task workers for every enabled plugin's queues until stopped (Ctrl-C or SIGTERM)."""
+    runtime = _runtime(ctx)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    queues = sorted(runtime.broker.get_declared_queues())
+    running = dramatiq.Worker(runtime.broker, worker_threads=threads)
+    running.start()
+    click.echo(f"worker running {threads} threads on {len(queues)} queues: {', '.join(queues)}")
+    stop.wait()
+    running.stop()
+    runtime.broker.close()
+    click.echo("worker stopped")
+
+
+@cli.group()
+def plugins() -> None:
+    """List, enable and disable plugins."""
+
+
+@plugins.command("list")
+@click.pass_context
+def plugins_list(ctx: click.Context) -> None:
+    """Name, version, state, phase, requirements and hooks of every plugin."""
+    runtime = _runtime(ctx)
+    registry = runtime.registry
+    stored = _run(stored_states())
+    rows = [("NAME", "VERSION", "STATE", "PHASE", "REQUIRES", "HOOKS")]
+    for name, plugin in registry.plugins.items():
+        row = stored.get(name)
+        state = (
+            "built-in"
+            if plugin.spec.builtin
+            else ("enabled" if row is not None and row.enabled else "disabled")
+        )
+        rows.append(
+            (
+                name,
+                plugin.spec.version,
+                state,
+                (row.phase if row is not None else None) or "-",
+                ",".join(plugin.spec.requires) or "-",
+                ",".join(registry.hooks_of(name)) or "-",
+            )
+        )
+    _table(rows)
+    for broken in registry.broken:
+        click.echo(f"broken: {broken.name} ({broken.origin}): {broken.reason}")
+
+
+@plugins.command("enable")
+@click.argument("name")
+@click.pass_context
+def plugins_enable(ctx: click.Context, name: str) -> None:
+    """Enable NAME and what it requires, running their migrations."""
+    registry = _runtime(ctx).registry
+    enabled = _run(lifecycle.enable(registry, name, _actor()))
+    click.echo(f"enabled: {', '.join(enabled)}" if enabled else f"{name} was already enabled")
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.pass_context
+def plugins_disable(ctx: click.Context, name: str) -> None:
+    """Disable NAME; its tables and rows are kept."""
+    changed = _run(lifecycle.disable(_runtime(ctx).registry, name, _actor()))
+    click.echo(f"disabled: {name} (data kept)" if changed else f"{name} was not enabled")
+
+
+@cli.group()
+def phase() -> None:
+    """Rollout phases: named sets of plugins enabled together."""
+
+
+@phase.command("list")
+@click.pass_context
+def phase_list(ctx: click.Context) -> None:
+    """Every phase, where it is defined, its plugins and when it was applied."""
+    found = _run(lifecycle.phases(_runtime(ctx).registry))
+    rows = [("NAME", "SOURCE", "PLUGINS", "APPLIED")]
+    for p in found.values():
+        applied = f"{p.applied_at:%Y-%m-%d %H:%M} UTC by {p.applied_by}" if p.applied_at else "-"
+        rows.append((p.name, p.source, ",".join(p.plugins) or "-", applied))
+    _table(rows)
+
+
+@phase.command("define")
+@click.argument("name")
+@click.argument("plugin_names", nargs=-1, required=True, metavar="PLUGIN...")
+@click.option("--title", default="", help="Shown to administrators.")
+@click.pass_context
+def phase_define(ctx: click.Context, name: str, plugin_names: tuple[str, ...], title: str) -> None:
+    """Define (or redefine) phase NAME in the database as PLUGIN..."""
+    registry = _runtime(ctx).registry
+    _run(lifecycle.define_phase(registry, name, list(plugin_names), _actor(), title))
+    click.echo(f"phase {name}: {', '.join(plugin_names)}")
+
+
+@phase.command("apply")
+@click.argument("name")
+@click.pass_context
+def phase_apply(ctx: click.Context, name: str) -> None:
+    """Enable every plugin of phase NAME, dependencies first."""
+    enabled = _run(lifecycle.apply_phase(_runtime(ctx).registry, name, _actor()))
+    click.echo(f"phase {name} applied; enabled: {', '.join(enabled) or 'nothing new'}")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    asking_for_help = any(a in ("-h", "--help", "--version") for a in args) or not args
+    try:
+        runtime: Runtime | None = build_runtime(Settings.load())
+    except SettingsError as exc:
+        if not asking_for_help:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(USAGE_ERROR)
+        runtime = None  # help and version still answer, without plugins' commands
+    if runtime is not None:
+        for answer in runtime.registry.hook.cli_commands():
+            for command in answer:
+                cli.add_command(command)
+    cli.main(args=args, prog_name="ioc", obj={"runtime": runtime})

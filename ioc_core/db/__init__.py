@@ -1,0 +1,1 @@
+"""Storage: the Piccolo engine of this process and migrations run from code."""

@@ -1,0 +1,49 @@
+"""The Piccolo engine chosen by IOC_DATABASE_URL, bound to every table of this process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sqlite3
+from collections.abc import Iterable
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.conf.apps import AppConfig, AppRegistry
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from ioc_core.settings import Settings
+
+PICCOLO_CONF = "ioc_core.piccolo_conf"
+# Several processes (web, workers, CLI) write one SQLite file; wait for a lock, do not fail.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def engine_for(settings: Settings) -> Engine:
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers go on while a writer commits; it is a property of the file.
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return PostgresEngine(config={"dsn": settings.database_url})
+
+
+def app_config(module_path: str) -> AppConfig:
+    return importlib.import_module(module_path).APP_CONFIG
+
+
+def bind(engine: Engine, app_modules: Iterable[str]) -> None:
+    """Make `engine` the engine of this process: Piccolo's migrations and every app's tables."""
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+    conf = importlib.import_module(PICCOLO_CONF)
+    modules = list(app_modules)
+    conf.DB = engine
+    conf.APP_REGISTRY = AppRegistry(apps=modules)
+    # A table keeps the first engine it saw; rebind so a second connect in one process works.
+    Migration._meta.db = engine
+    for module in modules:
+        for table in app_config(module).table_classes:
+            table._meta.db = engine

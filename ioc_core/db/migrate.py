@@ -1,0 +1,45 @@
+"""Run Piccolo migrations forward from code, app by app, dependencies first."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from piccolo.apps.migrations.commands.base import BaseMigrationManager
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine import engine_finder
+
+from ioc_core.db.engine import app_config
+
+
+def prepare_sqlite(path: Path) -> None:
+    """Create the file's folder and switch the file to WAL, so readers go on while one writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
+    """Apply every migration not yet run of each app; return the IDs applied, per app name."""
+    runner = BaseMigrationManager()
+    await runner.create_migration_table()
+    engine = engine_finder()
+    assert engine is not None, "ioc_core.db.engine.bind() must run first"
+    applied: dict[str, list[str]] = {}
+    for module in app_modules:
+        config = app_config(module)
+        already = set(await Migration.get_migrations_which_ran(app_name=config.app_name))
+        migrations = runner.get_migration_modules(config.resolved_migrations_folder_path)
+        applied[config.app_name] = []
+        for migration_id in sorted(set(migrations) - already):
+            manager = await migrations[migration_id].forwards()
+            # One transaction: a migration is applied and recorded together, or not at all.
+            async with engine.transaction():
+                with contextlib.redirect_stdout(io.StringIO()):
+                    await manager.run()
+                await Migration.insert(Migration(name=migration_id, app_name=config.app_name))
+            applied[config.app_name].append(migration_id)
+    return applied

@@ -1,0 +1,1 @@
+"""Geometry storage and spatial helpers shared by every plugin."""

@@ -1,0 +1,54 @@
+"""Every hook a plugin may implement. Implementations may accept any subset of the arguments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from litestar import Litestar
+    from litestar.types import ControllerRouterHandler
+
+    from ioc_core.settings import Settings
+    from ioc_core.tasks.task import Task
+
+PROJECT = "ioc"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
+    """Route handlers, controllers or routers this plugin serves; answered 404 while disabled."""
+
+
+@hookspec
+def tasks() -> list[Task]:
+    """Background tasks of this plugin; actor and queue names get the plugin's name as prefix."""
+
+
+@hookspec
+def cli_commands() -> list[click.Command]:
+    """Commands added to the `ioc` command line."""
+
+
+@hookspec
+def startup(app: Litestar, settings: Settings) -> None:
+    """Called once when a web process starts, after the database is connected."""
+
+
+@hookspec
+def on_enable(settings: Settings, actor: str) -> None:
+    """Called for this plugin alone after it was enabled and its migrations ran."""
+
+
+@hookspec
+def on_disable(settings: Settings, actor: str) -> None:
+    """Called for this plugin alone after it was disabled; it must not drop data."""
+
+
+@hookspec
+def readiness_checks(settings: Settings) -> dict[str, Any]:
+    """Named async callables that raise when a part this plugin depends on is unreachable."""

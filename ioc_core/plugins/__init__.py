@@ -1,0 +1,1 @@
+"""Plugins: declaration, discovery, state and lifecycle."""

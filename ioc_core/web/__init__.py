@@ -1,0 +1,1 @@
+"""The Litestar web application: factory, health and plugin routing."""

@@ -1,0 +1,124 @@
+"""The Litestar app factory: every installed plugin's routes, guarded by its enabled state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+import dramatiq
+from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from piccolo.engine.postgres import PostgresEngine
+
+from ioc_core import __version__
+from ioc_core.runtime import Runtime, build_runtime
+from ioc_core.settings import Settings
+from ioc_core.web.readiness import Readiness
+
+log = logging.getLogger(__name__)
+# Every handler a plugin serves says who may call it: one of these keys in its `opt`.
+ACCESS_KEYS = ("public", "permission")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_plugins: Iterable[ModuleType] = (),
+    run_workers: bool = False,
+    runtime: Runtime | None = None,
+) -> Litestar:
+    """A web app for `settings`; with `run_workers`, it also runs task workers in-process."""
+    runtime = runtime or build_runtime(settings or Settings.load(), extra_plugins)
+    app = _build(runtime, run_workers)
+    undeclared = _undeclared_access(app)
+    if undeclared:
+        # A plugin that does not say who may call a route is refused, never served open.
+        for plugin, routes in undeclared.items():
+            runtime.registry.refuse(
+                plugin, f"routes without 'public' or 'permission' in opt: {', '.join(routes)}"
+            )
+        app = _build(runtime, run_workers)
+    return app
+
+
+def _build(runtime: Runtime, run_workers: bool) -> Litestar:
+    registry, settings = runtime.registry, runtime.settings
+    routers = []
+    for plugin, answers in registry.per_plugin("route_handlers", settings=settings).items():
+        handlers = [h for answer in answers for h in answer]
+        guards = [] if registry.spec(plugin).builtin else [_enabled_guard(plugin)]
+        routers.append(
+            Router(path="/", route_handlers=handlers, guards=guards, opt={"plugin": plugin})
+        )
+    checks = {
+        name: check
+        for answers in registry.per_plugin("readiness_checks", settings=settings).values()
+        for answer in answers
+        for name, check in answer.items()
+    }
+    return Litestar(
+        route_handlers=routers,
+        openapi_config=OpenAPIConfig(title="IOC platform", version=__version__, path="/schema"),
+        state=State({"runtime": runtime, "settings": settings, "readiness": Readiness(checks)}),
+        lifespan=[_lifespan(runtime, run_workers)],
+    )
+
+
+def _enabled_guard(plugin: str) -> Any:
+    async def plugin_enabled(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        if not await connection.app.state.runtime.states.is_enabled(plugin):
+            raise NotFoundException()
+
+    return plugin_enabled
+
+
+def _undeclared_access(app: Litestar) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for route in app.routes:
+        for handler in route.route_handlers:
+            plugin = handler.opt.get("plugin")
+            methods = getattr(handler, "http_methods", set())
+            if plugin is None or methods == {"OPTIONS"}:
+                continue  # Litestar's own routes: the OpenAPI schema and CORS preflight
+            if not any(key in handler.opt for key in ACCESS_KEYS):
+                found.setdefault(plugin, []).append(f"{'/'.join(sorted(methods))} {route.path}")
+    return found
+
+
+def _lifespan(runtime: Runtime, run_workers: bool) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = runtime.engine
+        if isinstance(engine, PostgresEngine):
+            try:
+                await engine.start_connection_pool()
+            except Exception as exc:
+                # Stay up and say so on /readyz rather than crash-loop while the database is away.
+                log.error("database unreachable at start-up, no connection pool: %s", exc)
+        runtime.registry.hook.startup(app=app, settings=runtime.settings)
+        worker = (
+            dramatiq.Worker(runtime.broker, worker_threads=runtime.settings.embedded_workers)
+            if run_workers
+            else None
+        )
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            runtime.broker.close()
+            if isinstance(engine, PostgresEngine) and engine.pool is not None:
+                await engine.close_connection_pool()
+
+    return lifespan
