@@ -14,7 +14,6 @@ import click
 import dramatiq
 
 from ioc_core import __version__
-from ioc_core.db.migrate import migrate, prepare_sqlite
 from ioc_core.plugins import lifecycle
 from ioc_core.plugins.registry import PluginError
 from ioc_core.plugins.state import stored_states
@@ -53,27 +52,12 @@ def cli() -> None:
     """IOC platform: an operations center for cities, one plugin per subsystem."""
 
 
-async def _migrate_enabled(runtime: Runtime) -> dict[str, list[str]]:
-    if runtime.settings.is_sqlite:
-        prepare_sqlite(runtime.settings.sqlite_path)
-    # The core's tables first: they say which plugins are enabled.
-    core_app = runtime.registry.spec("core").piccolo_app
-    applied = await migrate([core_app])
-    enabled = await lifecycle.enabled_names(runtime.registry)
-    apps = [
-        p.spec.piccolo_app
-        for n, p in runtime.registry.plugins.items()
-        if n in enabled and p.spec.piccolo_app not in (None, core_app)
-    ]
-    return applied | await migrate(apps)
-
-
 @cli.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database and bring it up to date."""
     runtime = _runtime(ctx)
-    applied = _run(_migrate_enabled(runtime))
+    applied = _run(lifecycle.migrate_enabled(runtime.registry))
     count = sum(len(ids) for ids in applied.values())
     click.echo(f"database ready ({_where(runtime.settings)}), {count} migrations applied")
 
@@ -82,7 +66,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def migrate_command(ctx: click.Context) -> None:
     """Apply pending migrations of the core and of every enabled plugin."""
-    applied = _run(_migrate_enabled(_runtime(ctx)))
+    applied = _run(lifecycle.migrate_enabled(_runtime(ctx).registry))
     for app, ids in applied.items():
         click.echo(f"{app}: {len(ids)} applied" + (f" ({', '.join(ids)})" if ids else ""))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from piccolo.engine import engine_finder
 
-from ioc_core.db.migrate import migrate
+from ioc_core.db.migrate import migrate, prepare_sqlite
 from ioc_core.db.tables import AuditEvent, PluginState, RolloutPhase
 from ioc_core.plugins.registry import PluginError, PluginRegistry
 from ioc_core.plugins.state import stored_states
@@ -46,6 +46,22 @@ def _installed(registry: PluginRegistry, name: str) -> None:
     if broken is not None:
         raise PluginError(f"plugin {name} cannot be used: {broken.reason}")
     registry.spec(name)
+
+
+async def migrate_enabled(registry: PluginRegistry) -> dict[str, list[str]]:
+    """Bring the core and every enabled plugin up to date; the IDs applied, per app."""
+    if registry.settings.is_sqlite:
+        prepare_sqlite(registry.settings.sqlite_path)
+    # The core's tables first: they say which plugins are enabled.
+    core_app = registry.spec("core").piccolo_app
+    applied = await migrate([core_app])
+    enabled = await enabled_names(registry)
+    apps = [
+        p.spec.piccolo_app
+        for n, p in registry.plugins.items()
+        if n in enabled and p.spec.piccolo_app not in (None, core_app)
+    ]
+    return applied | await migrate(apps)
 
 
 async def plan_enable(registry: PluginRegistry, name: str) -> list[str]:
@@ -133,7 +149,7 @@ async def phases(registry: PluginRegistry) -> dict[str, Phase]:
         row.name: Phase(
             row.name, row.title, tuple(row.plugins), "database", row.applied_at, row.applied_by
         )
-        for row in await RolloutPhase.objects()
+        for row in await RolloutPhase.objects().output(load_json=True)
     }
     for name, plugins in registry.settings.phases.items():
         row = found.get(name)
@@ -155,7 +171,7 @@ async def define_phase(
         raise PluginError(f"phase {name} is defined in the settings file; change it there")
     for plugin in plugins:
         _installed(registry, plugin)
-    existing = await RolloutPhase.objects().get(RolloutPhase.name == name)
+    existing = await RolloutPhase.objects().output(load_json=True).get(RolloutPhase.name == name)
     before = {"plugins": list(existing.plugins)} if existing else None
     row = existing or RolloutPhase(name=name)
     row.title = title or row.title or name

@@ -1,0 +1,122 @@
+"""Discovery through real entry points, dependency order, and broken plugins skipped."""
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from litestar import get
+from litestar.testing import TestClient
+
+from ioc_core.hookspecs import hookimpl
+from ioc_core.plugins.registry import load_plugins
+from ioc_core.plugins.spec import PluginSpec
+from ioc_core.settings import Settings
+from ioc_core.web.app import create_app
+
+
+def plugin_module(name: str, **spec: object) -> ModuleType:
+    module = ModuleType(f"test_plugin_{name}")
+    module.SPEC = PluginSpec(name=name, title_vi=name, title_en=name, version="1.0", **spec)
+    return module
+
+
+@pytest.fixture
+def plain_settings(tmp_path: Path) -> Settings:
+    return Settings.load({"IOC_VAR_DIR": str(tmp_path)})
+
+
+def test_entry_points_found_and_ordered(plain_settings: Settings, sample_plugins: Path) -> None:
+    registry = load_plugins(plain_settings)
+    names = list(registry.plugins)
+    assert names[:2] == ["core", "health"], "built-ins come first"
+    assert names.index("sample_reports") < names.index("sample_addon")
+    loaded = registry.plugins["sample_reports"]
+    assert loaded.origin == "ioc-sample-plugins (entry point)"
+    assert loaded.spec.version == "1.2.0"
+    assert registry.hooks_of("sample_reports") == [
+        "cli_commands",
+        "on_disable",
+        "on_enable",
+        "route_handlers",
+        "tasks",
+    ]
+
+
+def test_broken_and_incompatible_plugins_are_reported_not_fatal(
+    plain_settings: Settings, sample_plugins: Path
+) -> None:
+    registry = load_plugins(plain_settings)
+    reasons = {b.name: b.reason for b in registry.broken}
+    assert reasons["sample_broken"] == "RuntimeError: this sample plugin is broken on purpose"
+    assert reasons["sample_future"] == "needs core >=99, this core is 0.1.0"
+    assert "sample_broken" not in registry.plugins
+    with TestClient(create_app(plain_settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_allow_list_limits_third_party_plugins(tmp_path: Path, sample_plugins: Path) -> None:
+    settings = Settings.load({"IOC_VAR_DIR": str(tmp_path), "IOC_PLUGINS": "sample_reports,ghost"})
+    registry = load_plugins(settings)
+    assert list(registry.plugins) == ["core", "health", "sample_reports"]
+    assert [(b.name, b.reason) for b in registry.broken] == [
+        ("ghost", "listed in IOC_PLUGINS but not installed")
+    ]
+
+
+def test_missing_requirement_and_cycle_are_refused(plain_settings: Settings) -> None:
+    orphan = plugin_module("orphan", requires=("nowhere",))
+    child = plugin_module("child", requires=("orphan",))
+    ping = plugin_module("ping", requires=("pong",))
+    pong = plugin_module("pong", requires=("ping",))
+    fine = plugin_module("fine")
+    registry = load_plugins(plain_settings, extra=[orphan, child, ping, pong, fine])
+    assert list(registry.plugins) == ["core", "health", "fine"]
+    reasons = {b.name: b.reason for b in registry.broken}
+    assert reasons["orphan"] == "requires nowhere, not loaded"
+    assert reasons["child"] == "requires orphan, not loaded"
+    assert reasons["ping"].startswith("requirement cycle: ")
+    assert "pong" in reasons
+
+
+def test_unknown_hook_is_refused(plain_settings: Settings) -> None:
+    module = plugin_module("typo")
+
+    @hookimpl
+    def route_handler() -> list[object]:  # misspelt: the hook is route_handlers
+        return []
+
+    module.route_handler = route_handler
+    registry = load_plugins(plain_settings, extra=[module])
+    assert "typo" not in registry.plugins
+    assert registry.broken[-1].reason == "implements 'route_handler', which is not an ioc hook"
+
+
+def test_one_manager_per_app_instance(plain_settings: Settings) -> None:
+    extra = plugin_module("only_here")
+    with_extra = load_plugins(plain_settings, extra=[extra])
+    without = load_plugins(plain_settings)
+    assert "only_here" in with_extra.plugins
+    assert "only_here" not in without.plugins
+    assert with_extra.manager is not without.manager
+
+
+def test_route_without_access_declaration_refuses_the_plugin(plain_settings: Settings) -> None:
+    module = plugin_module("leaky")
+    dependent = plugin_module("leaky_child", requires=("leaky",))
+
+    @get("/leaky", sync_to_thread=False)
+    def leaky_route() -> str:
+        return "open to anyone by accident"
+
+    @hookimpl
+    def route_handlers() -> list[object]:
+        return [leaky_route]
+
+    module.route_handlers = route_handlers
+    app = create_app(plain_settings, extra_plugins=[module, dependent])
+    registry = app.state.runtime.registry
+    assert "leaky" not in registry.plugins and "leaky_child" not in registry.plugins
+    reasons = {b.name: b.reason for b in registry.broken}
+    assert reasons["leaky"] == "routes without 'public' or 'permission' in opt: GET /leaky"
+    assert reasons["leaky_child"] == "requires leaky, which was refused"
+    assert all(route.path != "/leaky" for route in app.routes)

@@ -1,0 +1,1 @@
+raise RuntimeError("this sample plugin is broken on purpose")
