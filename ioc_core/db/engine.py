@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sqlite3
 from collections.abc import Iterable
 
 from piccolo.apps.migrations.tables import Migration
@@ -21,13 +20,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def engine_for(settings: Settings) -> Engine:
+    """The engine for IOC_DATABASE_URL; it connects on first use, not here."""
     if settings.is_sqlite:
-        path = settings.sqlite_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # WAL lets readers go on while a writer commits; it is a property of the file.
-        with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+        return SQLiteEngine(path=str(settings.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
     return PostgresEngine(config={"dsn": settings.database_url})
 
 

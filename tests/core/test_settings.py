@@ -64,7 +64,7 @@ def test_bad_value_names_the_setting(tmp_path: Path, env: dict[str, str], settin
 def test_broken_config_file_is_named(tmp_path: Path) -> None:
     config = tmp_path / "ioc.toml"
     config.write_text("phases = [1, 2")
-    with pytest.raises(SettingsError, match="IOC_CONFIG: .* is not valid TOML"):
+    with pytest.raises(SettingsError, match=r"IOC_CONFIG: .* is not valid TOML"):
         Settings.load({"IOC_CONFIG": str(config), "IOC_VAR_DIR": str(tmp_path)})
 
 
