@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
 START_TIMEOUT_S = 30.0
+# The console script installed beside this interpreter, so a PATH without it still works.
+_BESIDE = Path(sys.executable).parent / "ioc"
+IOC = str(_BESIDE) if _BESIDE.exists() else "ioc"
 
 
 def ioc(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ioc", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([IOC, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def free_port() -> int:
@@ -28,7 +33,7 @@ def serving(env: dict[str, str]) -> Iterator[str]:
     """An `ioc serve` process; yields its base URL once /healthz answers."""
     port = free_port()
     process = subprocess.Popen(
-        ["ioc", "serve", "--port", str(port)],
+        [IOC, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

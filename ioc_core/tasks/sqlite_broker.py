@@ -54,7 +54,7 @@ _CLAIM = """
 UPDATE dramatiq_messages SET lease_owner = :owner, lease_until = :lease_until
 WHERE id IN (
     SELECT id FROM dramatiq_messages
-    WHERE queue = :queue AND dead_at IS NULL 
+    WHERE queue = :queue AND dead_at IS NULL AND (lease_owner IS NULL OR lease_until < :now)
     ORDER BY id
     LIMIT :limit
 )

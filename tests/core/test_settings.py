@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ioc_core.settings import Settings, SettingsError
+from tests.processes import IOC
 
 
 def test_defaults_are_embedded_and_under_var(tmp_path: Path) -> None:
@@ -70,7 +71,7 @@ def test_broken_config_file_is_named(tmp_path: Path) -> None:
 
 def test_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
     env = {**os.environ, "IOC_VAR_DIR": str(tmp_path), "IOC_BROKER_URL": "kafka://x"}
-    done = subprocess.run(["ioc", "init"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([IOC, "init"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "Error: IOC_BROKER_URL: unsupported scheme 'kafka'; use embedded, redis://host:6379/0 "
@@ -84,7 +85,7 @@ def test_secret_key_is_never_printed(tmp_path: Path) -> None:
     env = {**os.environ, "IOC_VAR_DIR": str(tmp_path / "var")}
     env.pop("IOC_DATABASE_URL", None)
     env.pop("IOC_BROKER_URL", None)
-    done = subprocess.run(["ioc", "init"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([IOC, "init"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     key = (tmp_path / "var" / "secret_key").read_text()
     assert key not in done.stdout + done.stderr

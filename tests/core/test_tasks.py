@@ -11,6 +11,7 @@ import dramatiq
 from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime
 from tests.helpers import run
+from tests.processes import IOC
 
 WAIT_S = 20.0
 
@@ -81,7 +82,7 @@ def test_ioc_worker_process_runs_tasks_and_stops_on_sigterm(
     for key in ("x", "y", "z"):
         record.send(key)
     process = subprocess.Popen(
-        ["ioc", "worker", "--threads", "2"],
+        [IOC, "worker", "--threads", "2"],
         env=subprocess_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
