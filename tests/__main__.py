@@ -23,7 +23,9 @@ PASSES = (
             "IOC_TEST_DATABASE_URL": os.environ.get(
                 "IOC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
             ),
-            "IOC_TEST_BROKER_URL": os.environ.get("IOC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "IOC_TEST_BROKER_URL": os.environ.get(
+                "IOC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+            ),
         },
         ["-m", "backend"],
     ),

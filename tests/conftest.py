@@ -25,10 +25,10 @@ from ioc_core.plugins.lifecycle import migrate_enabled
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from tests import plugin_install
+from tests.helpers import service_missing
 
 TEST_DATABASE_URL = os.environ.get("IOC_TEST_DATABASE_URL", "")
 TEST_BROKER_URL = os.environ.get("IOC_TEST_BROKER_URL", "")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND_FIXTURES = {"database_url", "broker_url"}
 
 
@@ -43,13 +43,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.backend)
-
-
-def service_missing(what: str, exc: BaseException) -> None:
-    message = f"{what} unreachable: {exc}"
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: a missing service fails the run)")
-    pytest.skip(message)
 
 
 def _with_database(url: str, name: str) -> str:

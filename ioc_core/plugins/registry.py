@@ -152,7 +152,7 @@ def load_plugins(settings: Settings, extra: Iterable[ModuleType] = ()) -> Plugin
     for candidate in candidates:
         try:
             module = _import(candidate)
-            spec = _checked_spec(module, candidate)
+            spec = _checked_spec(module, candidate, settings)
         except Exception as exc:  # a broken plugin is reported, never takes the app down
             broken.append(BrokenPlugin(candidate.name, candidate.origin, _reason(exc)))
             continue
@@ -202,7 +202,7 @@ def _import(candidate: Candidate) -> ModuleType:
     return module
 
 
-def _checked_spec(module: ModuleType, candidate: Candidate) -> PluginSpec:
+def _checked_spec(module: ModuleType, candidate: Candidate, settings: Settings) -> PluginSpec:
     spec = getattr(module, "SPEC", None)
     if not isinstance(spec, PluginSpec):
         raise PluginError(f"module {module.__name__} has no SPEC = PluginSpec(...)")
@@ -216,6 +216,13 @@ def _checked_spec(module: ModuleType, candidate: Candidate) -> PluginSpec:
         raise PluginError(f"core_versions {spec.core_versions!r} is not a version range") from None
     if Version(__version__) not in supported:
         raise PluginError(f"needs core {spec.core_versions}, this core is {__version__}")
+    given = settings.plugin_settings.get(spec.name, {})
+    missing = [key for key in spec.required_settings if key not in given]
+    if missing:
+        raise PluginError(
+            f"needs settings {', '.join(missing)}: set them under [plugin.{spec.name}] "
+            "in the file named by IOC_CONFIG"
+        )
     return spec
 
 

@@ -39,7 +39,11 @@ def test_plugins_list_shows_state_phase_requires_and_hooks(
     rows = {line.split()[0]: line.split() for line in lines[1:] if not line.startswith("broken")}
     assert rows["core"][:3] == ["core", "0.1.0", "built-in"]
     assert rows["sample_reports"] == [
-        "sample_reports", "1.2.0", "enabled", "pilot", "-",
+        "sample_reports",
+        "1.2.0",
+        "enabled",
+        "pilot",
+        "-",
         "cli_commands,on_disable,on_enable,route_handlers,tasks",
     ]
     assert rows["sample_addon"][2:5] == ["enabled", "pilot", "sample_reports"]

@@ -1,12 +1,15 @@
 """/healthz, /readyz and the OpenAPI schema."""
 
 import dataclasses
+import os
 from pathlib import Path
 
+import pika
 from litestar.testing import TestClient
 
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
+from tests.helpers import service_missing
 
 CLOSED_PORT = 9  # discard: nothing listens on loopback here
 
@@ -50,3 +53,18 @@ def test_readyz_names_an_unreachable_broker(settings: Settings, tmp_path: Path) 
         ready = client.get("/readyz")
         assert ready.status_code == 503
         assert [f["part"] for f in ready.json()["failing"]] == ["broker"]
+
+
+RABBITMQ_URL = os.environ.get("IOC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def test_readyz_with_rabbitmq(settings: Settings) -> None:
+    try:
+        pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL)).close()
+    except pika.exceptions.AMQPError as exc:
+        service_missing("RabbitMQ", exc)
+    with TestClient(create_app(dataclasses.replace(settings, broker_url=RABBITMQ_URL))) as client:
+        assert client.get("/readyz").json()["status"] == "ok"
+    away = dataclasses.replace(settings, broker_url=f"amqp://guest:guest@127.0.0.1:{CLOSED_PORT}/")
+    with TestClient(create_app(away)) as client:
+        assert [f["part"] for f in client.get("/readyz").json()["failing"]] == ["broker"]

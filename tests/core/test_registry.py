@@ -120,3 +120,26 @@ def test_route_without_access_declaration_refuses_the_plugin(plain_settings: Set
     assert reasons["leaky"] == "routes without 'public' or 'permission' in opt: GET /leaky"
     assert reasons["leaky_child"] == "requires leaky, which was refused"
     assert all(route.path != "/leaky" for route in app.routes)
+
+
+def test_required_settings_and_defaults(tmp_path: Path) -> None:
+    def needy() -> ModuleType:
+        return plugin_module(
+            "needy", required_settings=("api_token",), default_settings={"radius_m": 50}
+        )
+
+    bare = Settings.load({"IOC_VAR_DIR": str(tmp_path)})
+    registry = load_plugins(bare, extra=[needy()])
+    assert "needy" not in registry.plugins
+    assert registry.broken[-1].reason == (
+        "needs settings api_token: set them under [plugin.needy] in the file named by IOC_CONFIG"
+    )
+
+    config = tmp_path / "ioc.toml"
+    config.write_text('[plugin.needy]\napi_token = "t0k3n"\nradius_m = 80\n')
+    configured = Settings.load({"IOC_VAR_DIR": str(tmp_path), "IOC_CONFIG": str(config)})
+    registry = load_plugins(configured, extra=[needy()])
+    assert registry.plugin_settings("needy") == {"api_token": "t0k3n", "radius_m": 80}
+    config.write_text('[plugin.needy]\napi_token = "t0k3n"\n')
+    defaults = Settings.load({"IOC_VAR_DIR": str(tmp_path), "IOC_CONFIG": str(config)})
+    assert load_plugins(defaults, extra=[needy()]).plugin_settings("needy")["radius_m"] == 50

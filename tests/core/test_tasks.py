@@ -11,7 +11,7 @@ import dramatiq
 from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime
 from tests.helpers import run
-from tests.processes import IOC
+from tests.processes import IOC, serving
 
 WAIT_S = 20.0
 
@@ -96,3 +96,18 @@ def test_ioc_worker_process_runs_tasks_and_stops_on_sigterm(
     assert process.returncode == 0, err
     assert "sample_reports.notes" in out.splitlines()[0]
     assert out.splitlines()[-1] == "worker stopped"
+
+
+def test_serve_runs_workers_only_with_the_embedded_broker(
+    runtime: Runtime, subprocess_env: dict[str, str]
+) -> None:
+    from ioc_sample_reports import record
+
+    run(lifecycle.enable(runtime.registry, "sample_reports", "tester"))
+    record.send("served")
+    with serving(subprocess_env):
+        if runtime.settings.is_embedded_broker:
+            assert wait_until(lambda: recorded_keys() == {"served"})
+        else:
+            time.sleep(2)
+            assert recorded_keys() == set(), "a Redis deployment runs `ioc worker` instead"
