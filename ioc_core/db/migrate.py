@@ -7,12 +7,18 @@ import io
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
+from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from ioc_core.db.engine import app_config
+
+# Any fixed number: PostgreSQL advisory locks are keyed by an integer.
+MIGRATION_LOCK_KEY = 43_110_002
 
 
 def prepare_sqlite(path: Path) -> None:
@@ -25,7 +31,7 @@ def prepare_sqlite(path: Path) -> None:
 async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
     """Apply every migration not yet run of each app; return the IDs applied, per app name."""
     runner = BaseMigrationManager()
-    await runner.create_migration_table()
+    await Migration.create_table(if_not_exists=True)
     engine = engine_finder()
     assert engine is not None, "ioc_core.db.engine.bind() must run first"
     applied: dict[str, list[str]] = {}
@@ -35,11 +41,25 @@ async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
         migrations = runner.get_migration_modules(config.resolved_migrations_folder_path)
         applied[config.app_name] = []
         for migration_id in sorted(set(migrations) - already):
-            manager = await migrations[migration_id].forwards()
             # One transaction: a migration is applied and recorded together, or not at all.
-            async with engine.transaction():
+            # It is exclusive, so of several processes starting at once one migrates and the
+            # others, once it commits, see the migration recorded and skip it.
+            async with _exclusive_transaction(engine):
+                if engine.engine_type == "postgres":
+                    await engine.run_ddl(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+                ran = await Migration.get_migrations_which_ran(app_name=config.app_name)
+                if migration_id in ran:
+                    continue
+                manager = await migrations[migration_id].forwards()
                 with contextlib.redirect_stdout(io.StringIO()):
                     await manager.run()
                 await Migration.insert(Migration(name=migration_id, app_name=config.app_name))
             applied[config.app_name].append(migration_id)
     return applied
+
+
+def _exclusive_transaction(engine: Engine) -> Any:
+    if isinstance(engine, SQLiteEngine):
+        # BEGIN IMMEDIATE takes SQLite's write lock before the check that follows.
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()

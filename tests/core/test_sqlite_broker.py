@@ -63,12 +63,15 @@ def raw_message(queue_name: str, index: int) -> Message[Any]:
     return Message(queue_name=queue_name, actor_name="unused", args=(index,), kwargs={}, options={})
 
 
-def drain(consumer: Iterator[MessageProxy | None]) -> list[MessageProxy]:
+def drain(consumer: Iterator[MessageProxy | None], most: int = 20) -> list[MessageProxy]:
     """The messages a consumer hands out until it times out once."""
     taken = []
-    while (message := next(consumer)) is not None:
+    for _ in range(most):
+        message = next(consumer)
+        if message is None:
+            return taken
         taken.append(message)
-    return taken
+    pytest.fail(f"the consumer handed out more than {most} messages")
 
 
 def test_worker_processes_an_enqueued_message_and_join_waits_for_it(

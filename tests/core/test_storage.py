@@ -1,5 +1,7 @@
 """Migrations from code on the backend under test, the Geometry column and the spatial indexes."""
 
+import subprocess
+
 import pytest
 from shapely.geometry import Point
 
@@ -8,7 +10,7 @@ from ioc_core.geo.column import to_db, to_shape
 from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime
 from tests.helpers import run
-from tests.processes import ioc
+from tests.processes import IOC, ioc
 
 
 def test_init_then_migrate_is_idempotent(subprocess_env: dict[str, str]) -> None:
@@ -64,3 +66,20 @@ def test_sqlite_file_is_in_wal_mode(runtime: Runtime) -> None:
         pytest.skip("SQLite only: WAL lets the web process read while a worker writes")
     mode = run(runtime.engine.run_ddl("PRAGMA journal_mode"))
     assert mode[0]["journal_mode"] == "wal"
+
+
+def test_concurrent_init_migrates_once(subprocess_env: dict[str, str]) -> None:
+    processes = [
+        subprocess.Popen(
+            [IOC, "init"],
+            env=subprocess_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], results
+    applied = sorted(int(out.split(", ")[1].split()[0]) for out, _ in results)
+    assert applied[-1] == 2 and sum(applied) == 2, results
