@@ -59,8 +59,10 @@ def running_worker(broker: SQLiteBroker, threads: int = 2) -> Iterator[Worker]:
         worker.stop(timeout=10_000)
 
 
-def raw_message(queue_name: str, index: int) -> Message[Any]:
-    return Message(queue_name=queue_name, actor_name="unused", args=(index,), kwargs={}, options={})
+def raw_message(queue_name: str, index: int, actor_name: str = "unused") -> Message[Any]:
+    return Message(
+        queue_name=queue_name, actor_name=actor_name, args=(index,), kwargs={}, options={}
+    )
 
 
 def drain(consumer: Iterator[MessageProxy | None], most: int = 20) -> list[MessageProxy]:
@@ -185,33 +187,32 @@ def test_consumer_respects_prefetch_and_timeout_and_releases_on_requeue_and_clos
         broker.consume("never-declared")
 
 
+def test_empty_queue_poll_returns_none_after_timeout_without_spinning(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker()
+    broker.declare_queue("empty")
+    consumer = broker.consume("empty", timeout=500)
+
+    wall_started, cpu_started = time.monotonic(), time.process_time()
+    assert next(consumer) is None
+    wall, cpu = time.monotonic() - wall_started, time.process_time() - cpu_started
+
+    assert wall >= 0.5
+    # A busy loop would burn about the whole half second; polling every 20 ms costs little.
+    assert cpu < 0.2, f"{cpu:.3f} s of CPU in {wall:.3f} s of waiting"
+
+
 def test_kill_9_mid_task_loses_no_message(
     tmp_path: Path, db_path: Path, make_broker: BrokerFactory
 ) -> None:
-    broker = make_broker(lease_seconds=child_script.LEASE_SECONDS)
-    completed: list[int] = []
-    later: list[int] = []
-
-    def blocking_task(index: int) -> None:
-        completed.append(index)
-
-    def later_task(index: int) -> None:
-        later.append(index)
-
-    blocking = dramatiq.actor(
-        blocking_task,
-        broker=broker,
-        actor_name=child_script.BLOCKING_ACTOR,
-        queue_name=child_script.BLOCKING_QUEUE,
-    )
-    dramatiq.actor(
-        later_task,
-        broker=broker,
-        actor_name=child_script.LATER_ACTOR,
-        queue_name=child_script.LATER_QUEUE,
-    )
+    # Stands in for a web process: it enqueues, and checks the child's lease stays alive.
+    enqueuer = make_broker()
+    enqueuer.declare_queue(child_script.BLOCKING_QUEUE)
     for index in range(5):
-        blocking.send(index)
+        enqueuer.enqueue(
+            raw_message(child_script.BLOCKING_QUEUE, index, actor_name=child_script.BLOCKING_ACTOR)
+        )
 
     marker = tmp_path / "started.txt"
     child_log = tmp_path / "child.log"
@@ -238,7 +239,7 @@ def test_kill_9_mid_task_loses_no_message(
         # Without heartbeats the child's lease on message 0 would have lapsed by now.
         time.sleep(2 * child_script.LEASE_SECONDS)
         assert child.poll() is None
-        consumer = broker.consume(child_script.BLOCKING_QUEUE, prefetch=10, timeout=300)
+        consumer = enqueuer.consume(child_script.BLOCKING_QUEUE, prefetch=10, timeout=300)
         assert [m.args for m in drain(consumer)] == [(1,), (2,), (3,), (4,)]
         consumer.close()
 
@@ -249,9 +250,32 @@ def test_kill_9_mid_task_loses_no_message(
             child.kill()
             child.wait()
 
-    with running_worker(broker):
-        broker.join(child_script.BLOCKING_QUEUE, timeout=JOIN_TIMEOUT_MS)
-        broker.join(child_script.LATER_QUEUE, timeout=JOIN_TIMEOUT_MS)
+    # A fresh broker after the "restart" shares nothing with the others but the file.
+    restarted = make_broker(lease_seconds=child_script.LEASE_SECONDS)
+    completed: list[int] = []
+    later: list[int] = []
+
+    def blocking_task(index: int) -> None:
+        completed.append(index)
+
+    def later_task(index: int) -> None:
+        later.append(index)
+
+    dramatiq.actor(
+        blocking_task,
+        broker=restarted,
+        actor_name=child_script.BLOCKING_ACTOR,
+        queue_name=child_script.BLOCKING_QUEUE,
+    )
+    dramatiq.actor(
+        later_task,
+        broker=restarted,
+        actor_name=child_script.LATER_ACTOR,
+        queue_name=child_script.LATER_QUEUE,
+    )
+    with running_worker(restarted):
+        restarted.join(child_script.BLOCKING_QUEUE, timeout=JOIN_TIMEOUT_MS)
+        restarted.join(child_script.LATER_QUEUE, timeout=JOIN_TIMEOUT_MS)
 
     assert sorted(completed) == [0, 1, 2, 3, 4]
     assert sorted(later) == list(range(child_script.CHILD_ENQUEUED))
