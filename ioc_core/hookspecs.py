@@ -36,7 +36,7 @@ def cli_commands() -> list[click.Command]:
 
 @hookspec
 def startup(app: Litestar, settings: Settings) -> None:
-    """Called once when a web process starts, after the database is connected."""
+    """Called once when a web process starts, for every installed plugin, enabled or not."""
 
 
 @hookspec
