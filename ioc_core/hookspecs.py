@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from ioc_core.plugins.spec import Permission
     from ioc_core.settings import Settings
     from ioc_core.tasks.task import Task
 
@@ -32,6 +33,11 @@ def tasks() -> list[Task]:
 @hookspec
 def cli_commands() -> list[click.Command]:
     """Commands added to the `ioc` command line."""
+
+
+@hookspec
+def permissions(settings: Settings) -> list[Permission]:
+    """Permissions computed at start-up, beside those the plugin's SPEC declares."""
 
 
 @hookspec

@@ -37,6 +37,12 @@ class Settings:
     plugin_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     plugin_state_ttl: float = 1.0
     embedded_workers: int = 2
+    public_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def https(self) -> bool:
+        """Served behind HTTPS: cookies are then marked Secure."""
+        return self.public_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +83,7 @@ class Settings:
             plugin_settings=_plugin_settings(file_values.get("plugin", {})),
             plugin_state_ttl=_number("IOC_PLUGIN_STATE_TTL", value("plugin_state_ttl"), 1.0),
             embedded_workers=int(_number("IOC_EMBEDDED_WORKERS", value("embedded_workers"), 2)),
+            public_url=_public_url(value("public_url")),
         )
 
 
@@ -146,6 +153,17 @@ def _secret_key(raw: str | None, var_dir: Path) -> str:
         raise SettingsError(
             "IOC_SECRET_KEY", f"unset, and it cannot be kept in {key_file}: {exc.strerror}"
         ) from None
+
+
+def _public_url(raw: str | None) -> str:
+    if not raw:
+        return "http://127.0.0.1:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            "IOC_PUBLIC_URL", "must be the address people open, e.g. https://ioc.example.vn"
+        )
+    return raw.rstrip("/")
 
 
 def _plugin_list(raw: str | list[str] | None) -> tuple[str, ...] | None:

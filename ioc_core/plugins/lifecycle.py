@@ -12,8 +12,9 @@ from typing import Any
 
 from piccolo.engine import engine_finder
 
+from ioc_core.db.audit import audit
 from ioc_core.db.migrate import migrate, prepare_sqlite
-from ioc_core.db.tables import AuditEvent, PluginState, RolloutPhase
+from ioc_core.db.tables import PluginState, RolloutPhase
 from ioc_core.plugins.registry import PluginError, PluginRegistry
 from ioc_core.plugins.state import stored_states
 
@@ -118,29 +119,13 @@ async def _record(name: str, *, enabled: bool, actor: str, phase: str | None, ac
         row.changed_at = _now()
         row.changed_by = actor
         await row.save()
-        await _audit(actor, action, name, before, _state_dict(row))
+        await audit(actor, action, name, before, _state_dict(row))
 
 
 def _state_dict(row: PluginState | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"enabled": row.enabled, "phase": row.phase}
-
-
-async def _audit(
-    actor: str, action: str, subject: str, before: Any, after: Any, note: str = ""
-) -> None:
-    await AuditEvent.insert(
-        AuditEvent(
-            at=_now(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            before=before,
-            after=after,
-            note=note,
-        )
-    )
 
 
 async def phases(registry: PluginRegistry) -> dict[str, Phase]:
@@ -180,7 +165,7 @@ async def define_phase(
     assert engine is not None
     async with engine.transaction():
         await row.save()
-        await _audit(actor, "phase.define", name, before, {"plugins": list(plugins)})
+        await audit(actor, "phase.define", name, before, {"plugins": list(plugins)})
 
 
 async def apply_phase(registry: PluginRegistry, name: str, actor: str) -> list[str]:
@@ -201,5 +186,5 @@ async def apply_phase(registry: PluginRegistry, name: str, actor: str) -> list[s
     row.applied_at = _now()
     row.applied_by = actor
     await row.save()
-    await _audit(actor, "phase.apply", name, None, {"enabled": enabled})
+    await audit(actor, "phase.apply", name, None, {"enabled": enabled})
     return enabled

@@ -20,9 +20,12 @@ class MenuItem:
 
 @dataclass(frozen=True)
 class Permission:
+    """`<plugin>.<action>`; `default_roles` get it when the plugin is first enabled."""
+
     name: str
     label_vi: str
     label_en: str
+    default_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

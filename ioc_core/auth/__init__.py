@@ -1,0 +1,1 @@
+"""Authentication and authorisation: users, sessions, roles, permissions, API keys."""

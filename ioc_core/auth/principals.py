@@ -1,0 +1,90 @@
+"""Load the principal behind a session cookie or an API key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+
+from ioc_core.auth.principal import Principal
+from ioc_core.auth.tables import (
+    ApiKey,
+    Role,
+    RolePermission,
+    Session,
+    User,
+    UserDepartment,
+    UserRole,
+)
+from ioc_core.auth.tokens import digest
+
+API_KEY_PREFIX = "ioc_"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def user_principal(user_id: int) -> Principal | None:
+    user = (
+        await User.select(User.id, User.username, User.language, User.is_active)
+        .where(User.id == user_id)
+        .first()
+    )
+    if user is None or not user["is_active"]:
+        return None
+    role_ids = [
+        r["role"] for r in await UserRole.select(UserRole.role).where(UserRole.user == user_id)
+    ]
+    all_permissions = bool(
+        role_ids
+        and await Role.exists().where(Role.id.is_in(role_ids), Role.all_permissions.eq(True))
+    )
+    granted = (
+        await RolePermission.select(RolePermission.permission).where(
+            RolePermission.role.is_in(role_ids)
+        )
+        if role_ids
+        else []
+    )
+    departments = await UserDepartment.select(UserDepartment.department).where(
+        UserDepartment.user == user_id
+    )
+    return Principal(
+        kind="user",
+        id=user["id"],
+        name=user["username"],
+        permissions=frozenset(g["permission"] for g in granted),
+        all_permissions=all_permissions,
+        language=user["language"],
+        department_ids=tuple(d["department"] for d in departments),
+    )
+
+
+async def session_principal(token: str) -> Principal | None:
+    session = (
+        await Session.select(Session.user, Session.expires_at, Session.second_factor_pending)
+        .where(Session.token_hash == digest(token))
+        .first()
+    )
+    if session is None or session["second_factor_pending"] or session["expires_at"] < _now():
+        return None
+    return await user_principal(session["user"])
+
+
+async def api_key_principal(key: str) -> Principal | None:
+    """`ioc_<prefix>_<secret>`: the prefix finds the row, the hash of the whole key proves it."""
+    if not key.startswith(API_KEY_PREFIX) or key.count("_") < 2:
+        return None
+    prefix = key.split("_", 2)[1]
+    row = (
+        await ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.permissions)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_null())
+        .output(load_json=True)
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row["key_hash"], digest(key)):
+        return None
+    await ApiKey.update({ApiKey.last_used_at: _now()}).where(ApiKey.id == row["id"])
+    return Principal(
+        kind="api_key", id=row["id"], name=row["name"], permissions=frozenset(row["permissions"])
+    )

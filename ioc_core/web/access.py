@@ -1,0 +1,89 @@
+"""Who may call what: the principal of each request, and one guard for every route.
+
+A route's `opt` says `public: True` or names a `permission`; routes that take an API key
+instead of a browser session say `exclude_from_csrf: True`, and then refuse cookie sessions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.response import Redirect, Response
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from ioc_core.auth.principals import api_key_principal, session_principal
+from ioc_core.web import i18n
+from ioc_core.web.pages import SESSION_COOKIE
+
+LANGUAGE_COOKIE = "ioc_lang"
+API_KEY_HEADER = "x-api-key"
+
+
+def api_key_from(headers: Headers) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get(API_KEY_HEADER)
+
+
+class PrincipalMiddleware(ASGIMiddleware):
+    """Puts the signed-in user or API-key client in `scope["user"]` and picks the language."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_path_pattern = ("^/static/", "^/healthz$")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request: Request[Any, Any, Any] = Request(scope)
+        key = api_key_from(request.headers)
+        token = request.cookies.get(SESSION_COOKIE)
+        principal = None
+        if key:
+            principal = await api_key_principal(key)
+        elif token:
+            principal = await session_principal(token)
+        scope["user"] = principal
+        scope["auth"] = "api_key" if key else ("session" if principal else None)
+        language = i18n.choose_language(
+            request.cookies.get(LANGUAGE_COOKIE) if principal is None else principal.language
+        )
+        reset = i18n.current_language.set(language)
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            i18n.current_language.reset(reset)
+
+
+def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    opt = handler.opt
+    if "plugin" not in opt or opt.get("public"):
+        return  # Litestar's own routes (the OpenAPI schema) and routes declared public
+    principal = connection.scope.get("user")
+    if principal is None:
+        raise NotAuthorizedException(i18n.gettext("Sign in to continue."))
+    if opt.get("exclude_from_csrf") and principal.kind != "api_key":
+        raise PermissionDeniedException(i18n.gettext("This address takes an API key."))
+    if not principal.can(opt["permission"]):
+        raise PermissionDeniedException(
+            i18n.gettext("You do not have the permission %(permission)s.")
+            % {"permission": opt["permission"]}
+        )
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if wants_html(request) and request.method == "GET":
+        return Redirect(f"/login?next={request.url.path}", status_code=303)
+    if request.headers.get("hx-request") == "true":
+        # HTMX follows HX-Redirect with a full page load, so the login page replaces the shell.
+        return Response("", status_code=401, headers={"HX-Redirect": "/login"})
+    return Response({"status_code": 401, "detail": exc.detail}, status_code=401)

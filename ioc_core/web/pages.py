@@ -1,0 +1,76 @@
+"""One way to answer with HTML: the full page, or for an HTMX request only its `content` block.
+
+Every page template extends `base.html` and fills `{% block content %}`; the same template
+serves a normal visit and an HTMX swap of `#content`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Response
+from litestar.template.base import csrf_token
+
+from ioc_core.auth.principal import Principal
+from ioc_core.auth.sessions import take_flashes
+from ioc_core.plugins.registry import PluginRegistry
+from ioc_core.web import i18n
+
+SESSION_COOKIE = "ioc_session"
+CONTENT_BLOCK = "content"
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal | None:
+    return request.scope.get("user")  # type: ignore[return-value]
+
+
+def is_fragment_request(request: Request[Any, Any, Any]) -> bool:
+    """HTMX asked for a swap of the content, not a whole page (boosted links want the page)."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+
+
+async def page(
+    request: Request[Any, Any, Any],
+    template_name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> Response[str]:
+    runtime = request.app.state.runtime
+    env = request.app.state.jinja
+    principal = principal_of(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    enabled = await runtime.states.enabled()
+    full_context = {
+        "request": request,
+        "principal": principal,
+        "language": i18n.current_language.get(),
+        "languages": i18n.LANGUAGES,
+        "csrf_token": csrf_token({"request": request}),
+        "menu": _menu(runtime.registry, enabled, principal),
+        "flashes": await take_flashes(token) if token and principal else [],
+        **(context or {}),
+    }
+    template = env.get_template(template_name)
+    if is_fragment_request(request) and CONTENT_BLOCK in template.blocks:
+        body = "".join(template.blocks[CONTENT_BLOCK](template.new_context(full_context)))
+    else:
+        body = template.render(full_context)
+    return Response(body, status_code=status_code, media_type="text/html")
+
+
+def _menu(
+    registry: PluginRegistry, enabled: frozenset[str], principal: Principal | None
+) -> list[dict[str, str]]:
+    if principal is None:
+        return []
+    english = i18n.current_language.get() == "en"
+    return [
+        {"label": item.label_en if english else item.label_vi, "path": item.path}
+        for name, plugin in registry.plugins.items()
+        if name in enabled
+        for item in plugin.spec.menu_items
+        if item.permission is None or principal.can(item.permission)
+    ]

@@ -1,0 +1,42 @@
+"""The Jinja2 environment: core templates, then each plugin's `templates/` folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from ioc_core.plugins.registry import PluginRegistry
+from ioc_core.web import i18n
+
+CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def plugin_folders(registry: PluginRegistry, name: str) -> list[Path]:
+    """`name` folders beside each plugin module (templates, static, locale) that exist."""
+    found = []
+    for plugin in registry.plugins.values():
+        module_file = getattr(plugin.module, "__file__", None)
+        if module_file:
+            folder = Path(module_file).resolve().parent / name
+            if folder.is_dir() and folder not in found:
+                found.append(folder)
+    return found
+
+
+def make_environment(registry: PluginRegistry) -> Environment:
+    folders = [
+        CORE_TEMPLATES,
+        *(f for f in plugin_folders(registry, "templates") if f != CORE_TEMPLATES),
+    ]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+        autoescape=select_autoescape(("html", "xml")),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["localtime"] = i18n.local_time
+    i18n.add_catalogs(plugin_folders(registry, "locale"))
+    return env
