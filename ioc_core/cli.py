@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import signal
 import sys
 import threading
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import click
 import dramatiq
 
-from ioc_core import __version__
+from ioc_core import __version__, i18n
+from ioc_core.clitools import USAGE_ERROR, cli_actor, print_table, run_async, runtime_of
 from ioc_core.plugins import lifecycle
-from ioc_core.plugins.registry import PluginError
 from ioc_core.plugins.state import stored_states
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings, SettingsError
-
-T = TypeVar("T")
-USAGE_ERROR = 2
-
-
-class CliError(click.ClickException):
-    exit_code = USAGE_ERROR
-
-
-def _runtime(ctx: click.Context) -> Runtime:
-    runtime: Runtime = ctx.ensure_object(dict)["runtime"]
-    return runtime
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except (PluginError, SettingsError) as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"database unreachable: {exc}") from None
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,8 +28,8 @@ def cli() -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database and bring it up to date."""
-    runtime = _runtime(ctx)
-    applied = _run(lifecycle.migrate_enabled(runtime.registry))
+    runtime = runtime_of(ctx)
+    applied = run_async(lifecycle.migrate_enabled(runtime.registry))
     count = sum(len(ids) for ids in applied.values())
     click.echo(f"database ready ({_where(runtime.settings)}), {count} migrations applied")
 
@@ -66,7 +38,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def migrate_command(ctx: click.Context) -> None:
     """Apply pending migrations of the core and of every enabled plugin."""
-    applied = _run(lifecycle.migrate_enabled(_runtime(ctx).registry))
+    applied = run_async(lifecycle.migrate_enabled(runtime_of(ctx).registry))
     for app, ids in applied.items():
         click.echo(f"{app}: {len(ids)} applied" + (f" ({', '.join(ids)})" if ids else ""))
 
@@ -85,7 +57,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     from ioc_core.web.app import create_app
 
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = create_app(runtime=runtime, run_workers=runtime.settings.is_embedded_broker)
     click.echo(f"serving on http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -96,7 +68,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, threads: int) -> None:
     """Run task workers for every enabled plugin's queues until stopped (Ctrl-C or SIGTERM)."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -119,9 +91,9 @@ def plugins() -> None:
 @click.pass_context
 def plugins_list(ctx: click.Context) -> None:
     """Name, version, state, phase, requirements and hooks of every plugin."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     registry = runtime.registry
-    stored = _run(stored_states())
+    stored = run_async(stored_states())
     rows = [("NAME", "VERSION", "STATE", "PHASE", "REQUIRES", "HOOKS")]
     for name, plugin in registry.plugins.items():
         row = stored.get(name)
@@ -140,7 +112,7 @@ def plugins_list(ctx: click.Context) -> None:
                 ",".join(registry.hooks_of(name)) or "-",
             )
         )
-    _table(rows)
+    print_table(rows)
     for broken in registry.broken:
         click.echo(f"broken: {broken.name} ({broken.origin}): {broken.reason}")
 
@@ -150,8 +122,8 @@ def plugins_list(ctx: click.Context) -> None:
 @click.pass_context
 def plugins_enable(ctx: click.Context, name: str) -> None:
     """Enable NAME and what it requires, running their migrations."""
-    registry = _runtime(ctx).registry
-    enabled = _run(lifecycle.enable(registry, name, _actor()))
+    registry = runtime_of(ctx).registry
+    enabled = run_async(lifecycle.enable(registry, name, cli_actor()))
     click.echo(f"enabled: {', '.join(enabled)}" if enabled else f"{name} was already enabled")
 
 
@@ -160,7 +132,7 @@ def plugins_enable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def plugins_disable(ctx: click.Context, name: str) -> None:
     """Disable NAME; its tables and rows are kept."""
-    changed = _run(lifecycle.disable(_runtime(ctx).registry, name, _actor()))
+    changed = run_async(lifecycle.disable(runtime_of(ctx).registry, name, cli_actor()))
     click.echo(f"disabled: {name} (data kept)" if changed else f"{name} was not enabled")
 
 
@@ -173,12 +145,12 @@ def phase() -> None:
 @click.pass_context
 def phase_list(ctx: click.Context) -> None:
     """Every phase, where it is defined, its plugins and when it was applied."""
-    found = _run(lifecycle.phases(_runtime(ctx).registry))
+    found = run_async(lifecycle.phases(runtime_of(ctx).registry))
     rows = [("NAME", "SOURCE", "PLUGINS", "APPLIED")]
     for p in found.values():
         applied = f"{p.applied_at:%Y-%m-%d %H:%M} UTC by {p.applied_by}" if p.applied_at else "-"
         rows.append((p.name, p.source, ",".join(p.plugins) or "-", applied))
-    _table(rows)
+    print_table(rows)
 
 
 @phase.command("define")
@@ -188,8 +160,8 @@ def phase_list(ctx: click.Context) -> None:
 @click.pass_context
 def phase_define(ctx: click.Context, name: str, plugin_names: tuple[str, ...], title: str) -> None:
     """Define (or redefine) phase NAME in the database as PLUGIN..."""
-    registry = _runtime(ctx).registry
-    _run(lifecycle.define_phase(registry, name, list(plugin_names), _actor(), title))
+    registry = runtime_of(ctx).registry
+    run_async(lifecycle.define_phase(registry, name, list(plugin_names), cli_actor(), title))
     click.echo(f"phase {name}: {', '.join(plugin_names)}")
 
 
@@ -198,18 +170,14 @@ def phase_define(ctx: click.Context, name: str, plugin_names: tuple[str, ...], t
 @click.pass_context
 def phase_apply(ctx: click.Context, name: str) -> None:
     """Enable every plugin of phase NAME, dependencies first."""
-    enabled = _run(lifecycle.apply_phase(_runtime(ctx).registry, name, _actor()))
+    enabled = run_async(lifecycle.apply_phase(runtime_of(ctx).registry, name, cli_actor()))
     click.echo(f"phase {name} applied; enabled: {', '.join(enabled) or 'nothing new'}")
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    # The command line speaks English, like its help; the web interface defaults to Vietnamese.
+    i18n.current_language.set("en")
     asking_for_help = any(a in ("-h", "--help", "--version") for a in args) or not args
     try:
         runtime: Runtime | None = build_runtime(Settings.load())

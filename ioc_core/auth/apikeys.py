@@ -13,6 +13,7 @@ from ioc_core.auth.principals import API_KEY_PREFIX
 from ioc_core.auth.tables import ApiKey
 from ioc_core.auth.tokens import digest
 from ioc_core.db.audit import audit
+from ioc_core.i18n import gettext
 
 
 async def create_api_key(
@@ -21,10 +22,10 @@ async def create_api_key(
     """A new key; the plain key is returned here and never stored or shown again."""
     name = name.strip()
     if not name or len(name) > 128:
-        raise AuthError("Name: 1-128 characters, e.g. the client's name.")
+        raise AuthError(gettext("Name: 1-128 characters, e.g. the client's name."))
     unknown = sorted(set(permissions) - set(known_permissions))
     if unknown:
-        raise AuthError(f"Unknown permissions: {', '.join(unknown)}.")
+        raise AuthError(gettext("Unknown permissions: %(names)s.") % {"names": ", ".join(unknown)})
     prefix = secrets.token_hex(6)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
@@ -48,7 +49,7 @@ async def create_api_key(
 async def revoke_api_key(key_id: int, actor: str) -> ApiKey:
     row = await ApiKey.objects().get(ApiKey.id == key_id)
     if row is None:
-        raise AuthError(f"No API key with id {key_id}.")
+        raise AuthError(gettext("No API key with id %(id)s.") % {"id": key_id})
     if row.revoked_at is None:
         row.revoked_at = dt.datetime.now(dt.UTC)
         engine = engine_finder()

@@ -1,12 +1,15 @@
 """Errors a person can act on, raised by the auth services and shown by the UI and the CLI."""
 
+from ioc_core.i18n import gettext
+
 
 class AuthError(ValueError):
-    """Bad input to an auth action; the message says what to change."""
+    """Bad input to an auth action; the message, in the current language, says what to change."""
 
 
 class TooManyAttempts(Exception):
     def __init__(self, retry_after_s: int) -> None:
         minutes = max(1, round(retry_after_s / 60))
-        super().__init__(f"Too many failed sign-ins. Try again in {minutes} minutes.")
+        message = gettext("Too many failed sign-ins. Try again in %(minutes)s minutes.")
+        super().__init__(message % {"minutes": minutes})
         self.retry_after_s = retry_after_s

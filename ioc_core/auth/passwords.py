@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ioc_core.i18n import gettext
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 _hasher = PasswordHasher()
@@ -31,13 +33,13 @@ def password_problems(password: str, username: str) -> list[str]:
     """What is wrong with a new password, in messages for the person choosing it."""
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"Use at least {MIN_LENGTH} characters.")
+        problems.append(gettext("Use at least %(n)s characters.") % {"n": MIN_LENGTH})
     if len(password) > MAX_LENGTH:
-        problems.append(f"Use at most {MAX_LENGTH} characters.")
+        problems.append(gettext("Use at most %(n)s characters.") % {"n": MAX_LENGTH})
     if password.isdigit() or password.isalpha():
-        problems.append("Mix letters with digits or symbols.")
+        problems.append(gettext("Mix letters with digits or symbols."))
     if username and username.lower() in password.lower():
-        problems.append("Do not put the user name in the password.")
+        problems.append(gettext("Do not put the user name in the password."))
     if len(set(password)) < 4:
-        problems.append("Use more different characters.")
+        problems.append(gettext("Use more different characters."))
     return problems

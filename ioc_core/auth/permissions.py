@@ -25,6 +25,7 @@ def collect_permissions(registry: PluginRegistry) -> dict[str, Permission]:
         for permission in declared:
             found[permission.name] = permission
             owner[permission.name] = name
+    registry.permissions = found
     return found
 
 

@@ -11,11 +11,11 @@ from ioc_core.auth.errors import AuthError
 from ioc_core.auth.passwords import hash_password, needs_rehash, verify_password
 from ioc_core.auth.tables import Session, User
 from ioc_core.auth.tokens import digest, new_token
+from ioc_core.i18n import gettext
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 # How long a signed-in password waits for its TOTP code.
 SECOND_FACTOR_WINDOW = dt.timedelta(minutes=5)
-SIGN_IN_FAILED = "Wrong user name or password."
 
 
 def _now() -> dt.datetime:
@@ -31,7 +31,7 @@ async def sign_in(username: str, password: str, address: str) -> tuple[str, bool
         user and user.is_active
     ):
         await throttle.record_failure(username, address)
-        raise AuthError(SIGN_IN_FAILED)
+        raise AuthError(gettext("Wrong user name or password."))
     await throttle.clear(username)
     if needs_rehash(user.password_hash):
         await User.update({User.password_hash: hash_password(password)}).where(User.id == user.id)
@@ -58,14 +58,14 @@ async def verify_second_factor(token: str, code: str, address: str) -> None:
         (Session.token_hash == digest(token)) & (Session.second_factor_pending == True)  # noqa: E712
     )
     if session is None or session.expires_at < _now():
-        raise AuthError("Sign in again: the time to enter the code ran out.")
+        raise AuthError(gettext("Sign in again: the time to enter the code ran out."))
     user = await User.objects().get(User.id == session.user)
     await throttle.check(user.username, address)
     if not user.totp_secret or not pyotp.TOTP(user.totp_secret).verify(
         code.strip(), valid_window=1
     ):
         await throttle.record_failure(user.username, address)
-        raise AuthError("Wrong code. Enter the 6 digits your authenticator app shows now.")
+        raise AuthError(gettext("Wrong code. Enter the 6 digits your authenticator app shows now."))
     await throttle.clear(user.username)
     await Session.update(
         {Session.second_factor_pending: False, Session.expires_at: _now() + SESSION_LIFETIME}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
 from piccolo.engine import engine_finder
 
@@ -11,9 +12,9 @@ from ioc_core.auth.errors import AuthError
 from ioc_core.auth.passwords import hash_password, password_problems
 from ioc_core.auth.tables import Department, Role, User, UserDepartment, UserRole
 from ioc_core.db.audit import audit
+from ioc_core.i18n import LANGUAGES, gettext
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-LANGUAGES = ("vi", "en")
 
 
 async def create_user(
@@ -24,21 +25,25 @@ async def create_user(
     actor: str,
     full_name: str = "",
     email: str = "",
-    departments: list[str] = (),  # type: ignore[assignment]
+    departments: Sequence[str] = (),
     language: str = "vi",
 ) -> User:
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise AuthError("User name: 2-64 characters, lower-case letters, digits, '.', '_' or '-'.")
+        raise AuthError(
+            gettext("User name: 2-64 characters, lower-case letters, digits, '.', '_' or '-'.")
+        )
     problems = password_problems(password, username)
     if problems:
-        raise AuthError("Password: " + " ".join(problems))
+        raise AuthError(gettext("Password:") + " " + " ".join(problems))
     if language not in LANGUAGES:
-        raise AuthError(f"Language must be one of {', '.join(LANGUAGES)}.")
+        raise AuthError(gettext("Language must be vi or en."))
     if await User.exists().where(User.username == username):
-        raise AuthError(f"User name {username!r} is taken.")
-    role_ids = await _ids(Role, Role.name, roles, "role")
-    department_ids = await _ids(Department, Department.code, list(departments), "department")
+        raise AuthError(gettext("User name %(name)s is taken.") % {"name": username})
+    role_ids = await _ids(Role, Role.name, roles, gettext("role"))
+    department_ids = await _ids(
+        Department, Department.code, list(departments), gettext("department")
+    )
 
     engine = engine_finder()
     assert engine is not None
@@ -75,6 +80,7 @@ async def _ids(table: type, column: object, names: list[str], what: str) -> list
     if missing:
         known = [r[column._meta.name] for r in await table.select(column)]
         raise AuthError(
-            f"No {what} named {', '.join(missing)} (known: {', '.join(sorted(known)) or 'none'})."
+            gettext("No %(what)s named %(names)s (known: %(known)s).")
+            % {"what": what, "names": ", ".join(missing), "known": ", ".join(sorted(known)) or "-"}
         )
     return [found[n] for n in names]

@@ -12,6 +12,7 @@ from typing import Any
 
 from piccolo.engine import engine_finder
 
+from ioc_core.auth.permissions import seed_default_grants
 from ioc_core.db.audit import audit
 from ioc_core.db.migrate import migrate, prepare_sqlite
 from ioc_core.db.tables import PluginState, RolloutPhase
@@ -62,7 +63,15 @@ async def migrate_enabled(registry: PluginRegistry) -> dict[str, list[str]]:
         for n, p in registry.plugins.items()
         if n in enabled and p.spec.piccolo_app not in (None, core_app)
     ]
-    return applied | await migrate(apps)
+    applied |= await migrate(apps)
+    await seed_default_grants(
+        [p for p in registry.permissions.values() if _owner(p.name) in enabled]
+    )
+    return applied
+
+
+def _owner(permission: str) -> str:
+    return permission.split(".", 1)[0]
 
 
 async def plan_enable(registry: PluginRegistry, name: str) -> list[str]:
@@ -86,6 +95,9 @@ async def enable(
         except Exception as exc:
             raise PluginError(f"plugin {plugin} failed to start: {exc}") from exc
         await _record(plugin, enabled=True, actor=actor, phase=phase, action="plugin.enable")
+        await seed_default_grants(
+            [p for p in registry.permissions.values() if _owner(p.name) == plugin]
+        )
     return todo
 
 

@@ -16,12 +16,17 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from ioc_core import __version__, hookspecs
-from ioc_core.plugins.spec import PluginSpec
+from ioc_core.plugins.spec import Permission, PluginSpec
 from ioc_core.settings import Settings
 
 ENTRY_POINT_GROUP = "ioc.plugins"
 # The core's own features, registered on the same hooks as any plugin.
-BUILTIN_PLUGINS = ("ioc_core.piccolo_app", "ioc_core.web.health")
+BUILTIN_PLUGINS = (
+    "ioc_core.piccolo_app",
+    "ioc_core.auth.plugin",
+    "ioc_core.web.health",
+    "ioc_core.web.portal",
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,8 @@ class PluginRegistry:
         self.plugins = dict(plugins)
         self.broken = list(broken)
         self.manager = manager
+        # Filled by ioc_core.auth.permissions.collect_permissions at start-up.
+        self.permissions: dict[str, Permission] = {}
 
     @property
     def hook(self) -> Any:

@@ -12,15 +12,15 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Response
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from ioc_core import i18n
 from ioc_core.auth.principals import api_key_principal, session_principal
-from ioc_core.web import i18n
-from ioc_core.web.pages import SESSION_COOKIE
+from ioc_core.web.pages import SESSION_COOKIE, base_context, render
 
 LANGUAGE_COOKIE = "ioc_lang"
 API_KEY_HEADER = "x-api-key"
@@ -87,3 +87,17 @@ def not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) 
         # HTMX follows HX-Redirect with a full page load, so the login page replaces the shell.
         return Response("", status_code=401, headers={"HX-Redirect": "/login"})
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
+
+
+def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """403 and 404 as a page for browsers, as JSON for API clients."""
+    if not wants_html(request):
+        content = {"status_code": exc.status_code, "detail": exc.detail}
+        return Response(content, status_code=exc.status_code)
+    titles = {403: i18n.gettext("Not allowed"), 404: i18n.gettext("Not found")}
+    context = base_context(request) | {
+        "status_code": exc.status_code,
+        "title": titles.get(exc.status_code, str(exc.status_code)),
+        "detail": exc.detail if exc.status_code != 404 else i18n.gettext("There is no page here."),
+    }
+    return render(request, "error.html", context, exc.status_code)

@@ -10,9 +10,10 @@ from typing import Any
 
 import dramatiq
 from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from piccolo.engine.postgres import PostgresEngine
@@ -20,7 +21,9 @@ from piccolo.engine.postgres import PostgresEngine
 from ioc_core import __version__
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
+from ioc_core.web.access import PrincipalMiddleware, access_guard, error_page, not_signed_in
 from ioc_core.web.readiness import Readiness
+from ioc_core.web.templating import make_environment
 
 log = logging.getLogger(__name__)
 # Every handler a plugin serves says who may call it: one of these keys in its `opt`.
@@ -53,7 +56,10 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
     routers = []
     for plugin, answers in registry.per_plugin("route_handlers", settings=settings).items():
         handlers = [h for answer in answers for h in answer]
-        guards = [] if registry.spec(plugin).builtin else [_enabled_guard(plugin)]
+        # A disabled plugin's routes answer 404 to everyone, before anyone is asked to sign in.
+        guards = [access_guard]
+        if not registry.spec(plugin).builtin:
+            guards.insert(0, _enabled_guard(plugin))
         routers.append(
             Router(path="/", route_handlers=handlers, guards=guards, opt={"plugin": plugin})
         )
@@ -66,7 +72,27 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
     return Litestar(
         route_handlers=routers,
         openapi_config=OpenAPIConfig(title="IOC platform", version=__version__, path="/schema"),
-        state=State({"runtime": runtime, "settings": settings, "readiness": Readiness(checks)}),
+        middleware=[PrincipalMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="ioc_csrf",
+            cookie_secure=settings.https,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
+        exception_handlers={
+            NotAuthorizedException: not_signed_in,
+            PermissionDeniedException: error_page,
+            NotFoundException: error_page,
+        },
+        state=State(
+            {
+                "runtime": runtime,
+                "settings": settings,
+                "readiness": Readiness(checks),
+                "jinja": make_environment(registry),
+            }
+        ),
         lifespan=[_lifespan(runtime, run_workers)],
     )
 

@@ -12,10 +12,10 @@ from litestar import Request
 from litestar.response import Response
 from litestar.template.base import csrf_token
 
+from ioc_core import i18n
 from ioc_core.auth.principal import Principal
 from ioc_core.auth.sessions import take_flashes
 from ioc_core.plugins.registry import PluginRegistry
-from ioc_core.web import i18n
 
 SESSION_COOKIE = "ioc_session"
 CONTENT_BLOCK = "content"
@@ -31,6 +31,30 @@ def is_fragment_request(request: Request[Any, Any, Any]) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What every page's layout needs, without the database: for error pages too."""
+    return {
+        "request": request,
+        "principal": principal_of(request),
+        "language": i18n.current_language.get(),
+        "languages": i18n.LANGUAGES,
+        "csrf_token": csrf_token({"request": request}),
+        "menu": [],
+        "flashes": [],
+    }
+
+
+def render(
+    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any], status_code: int
+) -> Response[str]:
+    template = request.app.state.jinja.get_template(template_name)
+    if is_fragment_request(request) and CONTENT_BLOCK in template.blocks:
+        body = "".join(template.blocks[CONTENT_BLOCK](template.new_context(context)))
+    else:
+        body = template.render(context)
+    return Response(body, status_code=status_code, media_type="text/html")
+
+
 async def page(
     request: Request[Any, Any, Any],
     template_name: str,
@@ -38,27 +62,16 @@ async def page(
     *,
     status_code: int = 200,
 ) -> Response[str]:
+    """A page with the navigation the principal may use and the flashes waiting for them."""
     runtime = request.app.state.runtime
-    env = request.app.state.jinja
     principal = principal_of(request)
     token = request.cookies.get(SESSION_COOKIE)
-    enabled = await runtime.states.enabled()
-    full_context = {
-        "request": request,
-        "principal": principal,
-        "language": i18n.current_language.get(),
-        "languages": i18n.LANGUAGES,
-        "csrf_token": csrf_token({"request": request}),
-        "menu": _menu(runtime.registry, enabled, principal),
-        "flashes": await take_flashes(token) if token and principal else [],
-        **(context or {}),
-    }
-    template = env.get_template(template_name)
-    if is_fragment_request(request) and CONTENT_BLOCK in template.blocks:
-        body = "".join(template.blocks[CONTENT_BLOCK](template.new_context(full_context)))
-    else:
-        body = template.render(full_context)
-    return Response(body, status_code=status_code, media_type="text/html")
+    full_context = base_context(request)
+    full_context["menu"] = _menu(runtime.registry, await runtime.states.enabled(), principal)
+    if token and principal:
+        full_context["flashes"] = await take_flashes(token)
+    full_context.update(context or {})
+    return render(request, template_name, full_context, status_code)
 
 
 def _menu(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from ioc_core import i18n
 from ioc_core.plugins.registry import PluginRegistry
-from ioc_core.web import i18n
 
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -18,7 +18,7 @@ from babel.support import NullTranslations, Translations
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-CORE_LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+CORE_LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 _catalog_dirs: list[Path] = [CORE_LOCALE_DIR]
