@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ioc_core.auth.tables import PermissionSeed, Role, RolePermission
+from ioc_core.db.migrate import exclusive_transaction
 from ioc_core.plugins.registry import PluginRegistry
 from ioc_core.plugins.spec import Permission
 
@@ -43,6 +44,11 @@ def _problem(plugin: str, declared: list[Permission], owner: dict[str, str]) -> 
 
 async def seed_default_grants(permissions: list[Permission]) -> list[str]:
     """Grant each permission to its default roles, once in the database's life."""
+    async with exclusive_transaction():
+        return await _seed(permissions)
+
+
+async def _seed(permissions: list[Permission]) -> list[str]:
     seeded = {r["permission"] for r in await PermissionSeed.select(PermissionSeed.permission)}
     roles = {r["name"]: r["id"] for r in await Role.select(Role.id, Role.name)}
     applied = []

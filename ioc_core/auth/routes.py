@@ -8,7 +8,7 @@ import pyotp
 import segno
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Response
 
 from ioc_core import i18n
@@ -49,7 +49,7 @@ def _session_cookie(request: Request[Any, Any, Any], response: Response[Any], to
 
 
 @get("/login", opt={"public": True}, include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any], next: str = "/") -> Response[str]:
+async def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[str]:
     return await page(request, "auth/login.html", {"next": safe_next(next)})
 
 
@@ -77,7 +77,7 @@ async def login(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
 
 
 @get("/login/totp", opt={"public": True}, include_in_schema=False)
-async def totp_form(request: Request[Any, Any, Any], next: str = "/") -> Response[str]:
+async def totp_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[str]:
     return await page(request, "auth/totp.html", {"next": safe_next(next)})
 
 

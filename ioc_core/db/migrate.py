@@ -5,20 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
 
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
-from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from ioc_core.db.engine import app_config
 
 # Any fixed number: PostgreSQL advisory locks are keyed by an integer.
-MIGRATION_LOCK_KEY = 43_110_002
+EXCLUSIVE_LOCK_KEY = 43_110_002
 
 
 def prepare_sqlite(path: Path) -> None:
@@ -32,8 +30,6 @@ async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
     """Apply every migration not yet run of each app; return the IDs applied, per app name."""
     runner = BaseMigrationManager()
     await Migration.create_table(if_not_exists=True)
-    engine = engine_finder()
-    assert engine is not None, "ioc_core.db.engine.bind() must run first"
     applied: dict[str, list[str]] = {}
     for module in app_modules:
         config = app_config(module)
@@ -44,9 +40,7 @@ async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
             # One transaction: a migration is applied and recorded together, or not at all.
             # It is exclusive, so of several processes starting at once one migrates and the
             # others, once it commits, see the migration recorded and skip it.
-            async with _exclusive_transaction(engine):
-                if engine.engine_type == "postgres":
-                    await engine.run_ddl(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            async with exclusive_transaction():
                 ran = await Migration.get_migrations_which_ran(app_name=config.app_name)
                 if migration_id in ran:
                     continue
@@ -58,8 +52,17 @@ async def migrate(app_modules: Iterable[str]) -> dict[str, list[str]]:
     return applied
 
 
-def _exclusive_transaction(engine: Engine) -> Any:
+@contextlib.asynccontextmanager
+async def exclusive_transaction() -> AsyncIterator[None]:
+    """A transaction no other process runs at the same time: for migrations and seeding,
+    which check what was done and then do the rest."""
+    engine = engine_finder()
+    assert engine is not None, "ioc_core.db.engine.bind() must run first"
     if isinstance(engine, SQLiteEngine):
         # BEGIN IMMEDIATE takes SQLite's write lock before the check that follows.
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield
+        return
+    async with engine.transaction():
+        await engine.run_ddl(f"SELECT pg_advisory_xact_lock({EXCLUSIVE_LOCK_KEY})")
+        yield

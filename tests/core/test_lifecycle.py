@@ -56,7 +56,7 @@ def test_disable_refused_while_required_and_keeps_data(runtime: Runtime) -> None
 
     assert run(report.table_exists())
     assert [r["note"] for r in run(report.select(report.note))] == ["đèn đường hỏng"]
-    assert run(lifecycle.enabled_names(registry)) == {"core", "health"}
+    assert run(lifecycle.enabled_names(registry)) == {"core", "auth", "health", "portal"}
     audit = run(AuditEvent.select().order_by(AuditEvent.id).output(load_json=True))
     assert [(a["action"], a["subject"]) for a in audit] == [
         ("plugin.enable", "sample_reports"),

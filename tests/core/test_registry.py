@@ -13,6 +13,8 @@ from ioc_core.plugins.spec import PluginSpec
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
 
+BUILTINS = ("core", "auth", "health", "portal")
+
 
 def plugin_module(name: str, **spec: object) -> ModuleType:
     module = ModuleType(f"test_plugin_{name}")
@@ -28,7 +30,7 @@ def plain_settings(tmp_path: Path) -> Settings:
 def test_entry_points_found_and_ordered(plain_settings: Settings, sample_plugins: Path) -> None:
     registry = load_plugins(plain_settings)
     names = list(registry.plugins)
-    assert names[:2] == ["core", "health"], "built-ins come first"
+    assert names[:4] == [*BUILTINS], "built-ins come first"
     assert names.index("sample_reports") < names.index("sample_addon")
     loaded = registry.plugins["sample_reports"]
     assert loaded.origin == "ioc-sample-plugins (entry point)"
@@ -57,7 +59,7 @@ def test_broken_and_incompatible_plugins_are_reported_not_fatal(
 def test_allow_list_limits_third_party_plugins(tmp_path: Path, sample_plugins: Path) -> None:
     settings = Settings.load({"IOC_VAR_DIR": str(tmp_path), "IOC_PLUGINS": "sample_reports,ghost"})
     registry = load_plugins(settings)
-    assert list(registry.plugins) == ["core", "health", "sample_reports"]
+    assert list(registry.plugins) == [*BUILTINS, "sample_reports"]
     assert [(b.name, b.reason) for b in registry.broken] == [
         ("ghost", "listed in IOC_PLUGINS but not installed")
     ]
@@ -70,7 +72,7 @@ def test_missing_requirement_and_cycle_are_refused(plain_settings: Settings) -> 
     pong = plugin_module("pong", requires=("ping",))
     fine = plugin_module("fine")
     registry = load_plugins(plain_settings, extra=[orphan, child, ping, pong, fine])
-    assert list(registry.plugins) == ["core", "health", "fine"]
+    assert list(registry.plugins) == [*BUILTINS, "fine"]
     reasons = {b.name: b.reason for b in registry.broken}
     assert reasons["orphan"] == "requires nowhere, not loaded"
     assert reasons["child"] == "requires orphan, not loaded"
