@@ -7,6 +7,14 @@ class AuthError(ValueError):
     """Bad input to an auth action; the message, in the current language, says what to change."""
 
 
+class FormError(AuthError):
+    """Several fields are wrong; `errors` maps each field to what to change."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
 class TooManyAttempts(Exception):
     def __init__(self, retry_after_s: int) -> None:
         minutes = max(1, round(retry_after_s / 60))

@@ -101,15 +101,20 @@ async def enable(
     return todo
 
 
-async def disable(registry: PluginRegistry, name: str, actor: str) -> bool:
-    """Disable `name`, keeping its data; False when it was not enabled."""
+async def plan_disable(registry: PluginRegistry, name: str) -> tuple[bool, list[str]]:
+    """Whether `name` is enabled now, and the enabled plugins that keep it from being disabled."""
     spec = registry.spec(name)
     if spec.builtin:
         raise PluginError(f"{name} is part of the core and cannot be disabled")
     enabled = await enabled_names(registry)
-    if name not in enabled:
+    return name in enabled, [n for n in registry.dependents(name) if n in enabled]
+
+
+async def disable(registry: PluginRegistry, name: str, actor: str) -> bool:
+    """Disable `name`, keeping its data; False when it was not enabled."""
+    is_enabled, blocking = await plan_disable(registry, name)
+    if not is_enabled:
         return False
-    blocking = [n for n in registry.dependents(name) if n in enabled]
     if blocking:
         raise PluginError(
             f"cannot disable {name}: {', '.join(blocking)} require it; disable those first"

@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = (
     "ioc_core.auth.plugin",
     "ioc_core.web.health",
     "ioc_core.web.portal",
+    "ioc_core.admin.plugin",
 )
 
 log = logging.getLogger(__name__)
