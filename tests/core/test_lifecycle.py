@@ -11,6 +11,7 @@ from ioc_core.plugins import lifecycle
 from ioc_core.plugins.registry import PluginError
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
+from tests.core.test_registry import BUILTINS
 from tests.helpers import run
 
 
@@ -56,7 +57,8 @@ def test_disable_refused_while_required_and_keeps_data(runtime: Runtime) -> None
 
     assert run(report.table_exists())
     assert [r["note"] for r in run(report.select(report.note))] == ["đèn đường hỏng"]
-    assert run(lifecycle.enabled_names(registry)) == {"core", "auth", "health", "portal"}
+    builtins = {n for n, p in registry.plugins.items() if p.spec.builtin}
+    assert run(lifecycle.enabled_names(registry)) == builtins == set(BUILTINS)
     audit = run(AuditEvent.select().order_by(AuditEvent.id).output(load_json=True))
     assert [(a["action"], a["subject"]) for a in audit] == [
         ("plugin.enable", "sample_reports"),

@@ -13,7 +13,7 @@ from ioc_core.plugins.spec import PluginSpec
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
 
-BUILTINS = ("core", "auth", "health", "portal")
+BUILTINS = ("core", "auth", "health", "portal", "admin")
 
 
 def plugin_module(name: str, **spec: object) -> ModuleType:
@@ -30,7 +30,7 @@ def plain_settings(tmp_path: Path) -> Settings:
 def test_entry_points_found_and_ordered(plain_settings: Settings, sample_plugins: Path) -> None:
     registry = load_plugins(plain_settings)
     names = list(registry.plugins)
-    assert names[:4] == [*BUILTINS], "built-ins come first"
+    assert names[: len(BUILTINS)] == [*BUILTINS], "built-ins come first"
     assert names.index("sample_reports") < names.index("sample_addon")
     loaded = registry.plugins["sample_reports"]
     assert loaded.origin == "ioc-sample-plugins (entry point)"
