@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response
 
 from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
@@ -40,7 +41,7 @@ async def apikey_create(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @post("/admin/apikeys/{key_id:int}/revoke", opt=PERMISSION, include_in_schema=False)
-async def apikey_revoke(request: Request[Any, Any, Any], key_id: int) -> Response[Any]:
+async def apikey_revoke(request: Request[Any, Any, Any], key_id: FromPath[int]) -> Response[Any]:
     try:
         row = await revoke_api_key(key_id, acting(request).actor)
     except AuthError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response
 
 from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
@@ -29,7 +30,9 @@ async def department_new(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/admin/departments/{department_id:int}", opt=PERMISSION, include_in_schema=False)
-async def department_edit(request: Request[Any, Any, Any], department_id: int) -> Response[str]:
+async def department_edit(
+    request: Request[Any, Any, Any], department_id: FromPath[int]
+) -> Response[str]:
     row = await Department.objects().get(Department.id == department_id)
     if row is None:
         return await refusal(request, gettext("No such department."), 404, BACK)
@@ -42,7 +45,9 @@ async def department_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/admin/departments/{department_id:int}", opt=PERMISSION, include_in_schema=False)
-async def department_update(request: Request[Any, Any, Any], department_id: int) -> Response[Any]:
+async def department_update(
+    request: Request[Any, Any, Any], department_id: FromPath[int]
+) -> Response[Any]:
     if not await Department.exists().where(Department.id == department_id):
         return await refusal(request, gettext("No such department."), 404, BACK)
     return await _save(request, department_id)

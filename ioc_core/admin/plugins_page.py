@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response
 
 from ioc_core.admin.forms import acting, done, refusal
@@ -45,7 +46,9 @@ async def plugins_list(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/admin/plugins/{name:str}/{action:str}", opt=PERMISSION, include_in_schema=False)
-async def plugin_confirm(request: Request[Any, Any, Any], name: str, action: str) -> Response[str]:
+async def plugin_confirm(
+    request: Request[Any, Any, Any], name: FromPath[str], action: FromPath[str]
+) -> Response[str]:
     """What the change will do, before it is done."""
     registry = _runtime(request).registry
     if name not in registry.plugins:
@@ -67,7 +70,9 @@ async def plugin_confirm(request: Request[Any, Any, Any], name: str, action: str
 
 
 @post("/admin/plugins/{name:str}/{action:str}", opt=PERMISSION, include_in_schema=False)
-async def plugin_change(request: Request[Any, Any, Any], name: str, action: str) -> Response[Any]:
+async def plugin_change(
+    request: Request[Any, Any, Any], name: FromPath[str], action: FromPath[str]
+) -> Response[Any]:
     runtime = _runtime(request)
     actor = acting(request).actor
     try:
@@ -86,7 +91,7 @@ async def plugin_change(request: Request[Any, Any, Any], name: str, action: str)
 
 
 @get("/admin/phases/{name:str}/apply", opt=PERMISSION, include_in_schema=False)
-async def phase_confirm(request: Request[Any, Any, Any], name: str) -> Response[str]:
+async def phase_confirm(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[str]:
     registry = _runtime(request).registry
     phases = await lifecycle.phases(registry)
     if name not in phases:
@@ -102,7 +107,7 @@ async def phase_confirm(request: Request[Any, Any, Any], name: str) -> Response[
 
 
 @post("/admin/phases/{name:str}/apply", opt=PERMISSION, include_in_schema=False)
-async def phase_apply(request: Request[Any, Any, Any], name: str) -> Response[Any]:
+async def phase_apply(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[Any]:
     runtime = _runtime(request)
     try:
         enabled = await lifecycle.apply_phase(runtime.registry, name, acting(request).actor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response
 
 from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
@@ -72,7 +73,7 @@ async def user_create(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/admin/users/{user_id:int}", opt=PERMISSION, include_in_schema=False)
-async def user_edit(request: Request[Any, Any, Any], user_id: int) -> Response[str]:
+async def user_edit(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[str]:
     user = await User.objects().get(User.id == user_id)
     if user is None:
         return await refusal(request, gettext("No such user."), 404, BACK)
@@ -80,7 +81,7 @@ async def user_edit(request: Request[Any, Any, Any], user_id: int) -> Response[s
 
 
 @post("/admin/users/{user_id:int}", opt=PERMISSION, include_in_schema=False)
-async def user_update(request: Request[Any, Any, Any], user_id: int) -> Response[Any]:
+async def user_update(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[Any]:
     values, lists = await form_of(request)
     try:
         user = await update_user(
@@ -102,7 +103,7 @@ async def user_update(request: Request[Any, Any, Any], user_id: int) -> Response
     return await done(request, gettext("User %(name)s saved.") % {"name": user.username}, BACK)
 
 
-async def _membership(user_id: int) -> dict[str, list[str]]:
+async def _membership(user_id: FromPath[int]) -> dict[str, list[str]]:
     roles = await UserRole.select(UserRole.role.name).where(UserRole.user == user_id)
     departments = await UserDepartment.select(UserDepartment.department.code).where(
         UserDepartment.user == user_id
