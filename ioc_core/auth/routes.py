@@ -8,6 +8,7 @@ import pyotp
 import segno
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Response
 
@@ -118,9 +119,18 @@ async def choose_language(request: Request[Any, Any, Any], data: Form) -> Respon
     return response
 
 
+async def own_user(request: Request[Any, Any, Any]) -> User:
+    """The signed-in person's row. An API key may hold auth.profile, but its id names a key,
+    not a user: it has no profile."""
+    principal = principal_of(request)
+    if principal is None or principal.kind != "user":
+        raise PermissionDeniedException(i18n.gettext("Sign in to continue."))
+    return await User.objects().get(User.id == principal.id)
+
+
 @get("/profile", opt={"permission": PROFILE}, include_in_schema=False)
 async def profile(request: Request[Any, Any, Any]) -> Response[str]:
-    user = await User.objects().get(User.id == principal_of(request).id)  # type: ignore[union-attr]
+    user = await own_user(request)
     return await page(request, "auth/profile.html", {"user": user})
 
 
@@ -128,7 +138,7 @@ async def profile(request: Request[Any, Any, Any]) -> Response[str]:
 async def change_password(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
     principal = principal_of(request)
     assert principal is not None
-    user = await User.objects().get(User.id == principal.id)
+    user = await own_user(request)
     errors: dict[str, str] = {}
     if not verify_password(user.password_hash, data.get("current", "")):
         errors["current"] = i18n.gettext("The current password is wrong.")
@@ -153,7 +163,7 @@ async def set_up_totp(request: Request[Any, Any, Any], data: Form) -> Response[A
     """Turn the second factor on (a new secret, confirmed by one code) or off."""
     principal = principal_of(request)
     assert principal is not None
-    user = await User.objects().get(User.id == principal.id)
+    user = await own_user(request)
     if data.get("action") == "disable":
         await User.update({User.totp_secret: None}).where(User.id == user.id)
         await audit(principal.actor, "user.totp", user.username, {"totp": True}, {"totp": False})
