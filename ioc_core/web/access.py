@@ -37,7 +37,10 @@ class PrincipalMiddleware(ASGIMiddleware):
     """Puts the signed-in user or API-key client in `scope["user"]` and picks the language."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static/", "^/healthz$")
+    # Static files and the liveness probe need no principal: spare them the database.
+    should_bypass_for_scope = staticmethod(
+        lambda scope: scope["path"].startswith("/static/") or scope["path"] == "/healthz"
+    )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request: Request[Any, Any, Any] = Request(scope)
