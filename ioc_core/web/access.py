@@ -93,14 +93,28 @@ def not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) 
 
 
 def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """403 and 404 as a page for browsers, as JSON for API clients."""
+    """HTTP errors as a page for browsers, as JSON for API clients."""
     if not wants_html(request):
-        content = {"status_code": exc.status_code, "detail": exc.detail}
-        return Response(content, status_code=exc.status_code)
-    titles = {403: i18n.gettext("Not allowed"), 404: i18n.gettext("Not found")}
+        # Litestar's own shape, validation details included, for API clients.
+        content: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+        if exc.extra:
+            content["extra"] = exc.extra
+        return Response(content, status_code=exc.status_code, headers=exc.headers)
+    if "user" not in request.scope:
+        # Litestar answers an unknown path before any middleware runs: take the cookie's word.
+        i18n.current_language.set(i18n.choose_language(request.cookies.get(LANGUAGE_COOKIE)))
+    titles = {
+        403: i18n.gettext("Not allowed"),
+        404: i18n.gettext("Not found"),
+        405: i18n.gettext("Not here"),
+    }
+    details = {
+        404: i18n.gettext("There is no page here."),
+        405: i18n.gettext("This address does not answer that kind of request."),
+    }
     context = base_context(request) | {
         "status_code": exc.status_code,
         "title": titles.get(exc.status_code, str(exc.status_code)),
-        "detail": exc.detail if exc.status_code != 404 else i18n.gettext("There is no page here."),
+        "detail": details.get(exc.status_code, exc.detail),
     }
     return render(request, "error.html", context, exc.status_code)

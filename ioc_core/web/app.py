@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
@@ -13,7 +13,7 @@ from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from piccolo.engine.postgres import PostgresEngine
@@ -40,13 +40,12 @@ def create_app(
     """A web app for `settings`; with `run_workers`, it also runs task workers in-process."""
     runtime = runtime or build_runtime(settings or Settings.load(), extra_plugins)
     app = _build(runtime, run_workers)
-    undeclared = _undeclared_access(app)
-    if undeclared:
-        # A plugin that does not say who may call a route is refused, never served open.
-        for plugin, routes in undeclared.items():
-            runtime.registry.refuse(
-                plugin, f"routes without 'public' or 'permission' in opt: {', '.join(routes)}"
-            )
+    problems = _access_problems(app, runtime.registry.permissions)
+    if problems:
+        # A plugin that does not say who may call a route, or names a permission nobody
+        # declares, is refused: never served open, never guarded by a typo.
+        for plugin, reasons in problems.items():
+            runtime.registry.refuse(plugin, "; ".join(reasons))
         app = _build(runtime, run_workers)
     return app
 
@@ -82,8 +81,7 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
         ),
         exception_handlers={
             NotAuthorizedException: not_signed_in,
-            PermissionDeniedException: error_page,
-            NotFoundException: error_page,
+            HTTPException: error_page,
         },
         state=State(
             {
@@ -107,17 +105,30 @@ def _enabled_guard(plugin: str) -> Any:
     return plugin_enabled
 
 
-def _undeclared_access(app: Litestar) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _access_problems(app: Litestar, declared: Mapping[str, Any]) -> dict[str, list[str]]:
+    undeclared: dict[str, list[str]] = {}
+    unknown: dict[str, list[str]] = {}
     for route in app.routes:
         for handler in route.route_handlers:
             plugin = handler.opt.get("plugin")
             methods = getattr(handler, "http_methods", set())
             if plugin is None or methods == {"OPTIONS"}:
                 continue  # Litestar's own routes: the OpenAPI schema and CORS preflight
+            where = f"{'/'.join(sorted(methods))} {route.path}"
             if not any(key in handler.opt for key in ACCESS_KEYS):
-                found.setdefault(plugin, []).append(f"{'/'.join(sorted(methods))} {route.path}")
-    return found
+                undeclared.setdefault(plugin, []).append(where)
+            elif "permission" in handler.opt and handler.opt["permission"] not in declared:
+                unknown.setdefault(plugin, []).append(f"{where} ({handler.opt['permission']})")
+    problems: dict[str, list[str]] = {}
+    for plugin, routes in undeclared.items():
+        problems.setdefault(plugin, []).append(
+            f"routes without 'public' or 'permission' in opt: {', '.join(routes)}"
+        )
+    for plugin, routes in unknown.items():
+        problems.setdefault(plugin, []).append(
+            f"routes naming a permission no plugin declares: {', '.join(routes)}"
+        )
+    return problems
 
 
 def _lifespan(runtime: Runtime, run_workers: bool) -> Any:

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.registry import load_plugins
-from ioc_core.plugins.spec import PluginSpec
+from ioc_core.plugins.spec import Permission, PluginSpec
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
 
@@ -145,3 +145,24 @@ def test_required_settings_and_defaults(tmp_path: Path) -> None:
     config.write_text('[plugin.needy]\napi_token = "t0k3n"\n')
     defaults = Settings.load({"IOC_VAR_DIR": str(tmp_path), "IOC_CONFIG": str(config)})
     assert load_plugins(defaults, extra=[needy()]).plugin_settings("needy")["radius_m"] == 50
+
+
+def test_route_naming_an_undeclared_permission_refuses_the_plugin(
+    plain_settings: Settings,
+) -> None:
+    module = plugin_module("typo", permissions=(Permission("typo.view", "xem", "view"),))
+
+    @get("/typo", opt={"permission": "typo.veiw"}, sync_to_thread=False)
+    def typo_route() -> str:
+        return "guarded by a permission no role can ever hold"
+
+    @hookimpl
+    def route_handlers() -> list[object]:
+        return [typo_route]
+
+    module.route_handlers = route_handlers
+    app = create_app(plain_settings, extra_plugins=[module])
+    reasons = {b.name: b.reason for b in app.state.runtime.registry.broken}
+    assert reasons["typo"] == (
+        "routes naming a permission no plugin declares: GET /typo (typo.veiw)"
+    )
