@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Template
 from litestar import Request
 from litestar.response import Response
 from litestar.template.base import csrf_token
@@ -49,10 +50,23 @@ def render(
 ) -> Response[str]:
     template = request.app.state.jinja.get_template(template_name)
     if is_fragment_request(request) and CONTENT_BLOCK in template.blocks:
-        body = "".join(template.blocks[CONTENT_BLOCK](template.new_context(context)))
+        body = _render_block(template, CONTENT_BLOCK, context)
     else:
         body = template.render(context)
     return Response(body, status_code=status_code, media_type="text/html")
+
+
+def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:
+    """One block of a child template, with the imports and macros of its top level.
+
+    A child template's top level (its `{% from ... import %}` and `{% macro %}`) runs before
+    `{% extends %}` hands over to the layout, so running it up to the layout's first output
+    defines those names without rendering the layout."""
+    ctx = template.new_context(context)
+    top_level = template.root_render_func(ctx)
+    next(top_level, None)
+    top_level.close()
+    return "".join(template.blocks[block](ctx))
 
 
 async def page(
