@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "ioc.plugins"
 BUILTIN_PLUGINS = (
     "ioc_core.piccolo_app",
     "ioc_core.auth.plugin",
+    "ioc_core.incidents.plugin",
     "ioc_core.web.health",
     "ioc_core.web.portal",
     "ioc_core.admin.plugin",
