@@ -11,9 +11,10 @@ from pathlib import Path
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine
 
 from ioc_core.db.engine import app_config
+from ioc_core.db.transactions import write_transaction
 
 # Any fixed number: PostgreSQL advisory locks are keyed by an integer.
 EXCLUSIVE_LOCK_KEY = 43_110_002
@@ -58,11 +59,8 @@ async def exclusive_transaction() -> AsyncIterator[None]:
     which check what was done and then do the rest."""
     engine = engine_finder()
     assert engine is not None, "ioc_core.db.engine.bind() must run first"
-    if isinstance(engine, SQLiteEngine):
-        # BEGIN IMMEDIATE takes SQLite's write lock before the check that follows.
-        async with engine.transaction(transaction_type=TransactionType.immediate):
-            yield
-        return
-    async with engine.transaction():
-        await engine.run_ddl(f"SELECT pg_advisory_xact_lock({EXCLUSIVE_LOCK_KEY})")
+    # On SQLite the write lock taken at BEGIN IMMEDIATE already excludes the others.
+    async with write_transaction():
+        if not isinstance(engine, SQLiteEngine):
+            await engine.run_ddl(f"SELECT pg_advisory_xact_lock({EXCLUSIVE_LOCK_KEY})")
         yield

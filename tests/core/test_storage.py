@@ -14,9 +14,9 @@ from ioc_core.runtime import Runtime
 from tests.helpers import run
 from tests.processes import IOC, ioc
 
-# The built-in plugins' migrations: the core's and auth's.
+# The built-in plugins' migrations: the core's, auth's and incidents'.
 CORE_MIGRATIONS = list(Path(ioc_core.__file__).parent.glob("**/piccolo_migrations/*_20*.py"))
-NOTHING_TO_APPLY = ["core: 0 applied", "auth: 0 applied"]
+NOTHING_TO_APPLY = ["core: 0 applied", "auth: 0 applied", "incidents: 0 applied"]
 
 
 def test_init_then_migrate_is_idempotent(subprocess_env: dict[str, str]) -> None:

@@ -1,0 +1,66 @@
+"""The incident state machine: which status may follow which."""
+
+from __future__ import annotations
+
+from ioc_core.i18n import gettext
+
+STATUSES = (
+    "new",
+    "triaged",
+    "assigned",
+    "in_progress",
+    "resolved",
+    "closed",
+    "reopened",
+    "duplicate",
+    "rejected",
+)
+OPEN_STATUSES = ("new", "triaged", "assigned", "in_progress", "reopened")
+# A finished incident can only come back through "reopened", so its history shows it did.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("triaged", "assigned", "duplicate", "rejected"),
+    "triaged": ("assigned", "duplicate", "rejected"),
+    "assigned": ("in_progress", "resolved", "triaged", "duplicate", "rejected"),
+    "in_progress": ("resolved", "assigned"),
+    "resolved": ("closed", "reopened"),
+    "closed": ("reopened",),
+    "reopened": ("triaged", "assigned", "in_progress", "duplicate", "rejected"),
+    "duplicate": ("reopened",),
+    "rejected": ("reopened",),
+}
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def status_label(status: str) -> str:
+    labels = {
+        "new": gettext("New"),
+        "triaged": gettext("Triaged"),
+        "assigned": gettext("Assigned"),
+        "in_progress": gettext("In progress"),
+        "resolved": gettext("Resolved"),
+        "closed": gettext("Closed"),
+        "reopened": gettext("Reopened"),
+        "duplicate": gettext("Duplicate"),
+        "rejected": gettext("Rejected"),
+    }
+    return labels.get(status, status)
+
+
+class TransitionError(ValueError):
+    """A status change the workflow does not allow; the message lists what is allowed."""
+
+
+def check_transition(current: str, target: str) -> None:
+    if target not in STATUSES:
+        raise TransitionError(gettext("Unknown status %(status)s.") % {"status": target})
+    allowed = TRANSITIONS.get(current, ())
+    if target not in allowed:
+        message = gettext("%(current)s cannot become %(target)s; it can become: %(allowed)s.")
+        raise TransitionError(
+            message
+            % {
+                "current": status_label(current),
+                "target": status_label(target),
+                "allowed": ", ".join(status_label(s) for s in allowed) or "-",
+            }
+        )
