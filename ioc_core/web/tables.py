@@ -8,7 +8,7 @@ and push the address.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -30,11 +30,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Filter:
-    """A select box over one column's values."""
+    """A select box over one column's values; `cast` turns the chosen text into the column's
+    type (e.g. `int` for a foreign key)."""
 
     key: str
     label: str
     choices: Sequence[tuple[str, str]]
+    cast: Callable[[str], Any] = str
 
 
 @dataclass
@@ -100,8 +102,9 @@ async def table_view(
         for match in matches[1:]:
             any_match = any_match | match
         conditions.append(any_match)
-    for key, value in chosen.items():
-        conditions.append(getattr(table, key) == value)
+    for f in filters:
+        if f.key in chosen:
+            conditions.append(getattr(table, f.key) == f.cast(chosen[f.key]))
 
     count_query = table.count()
     select = table.select().order_by(getattr(table, sort), ascending=not descending)

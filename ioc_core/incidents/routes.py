@@ -1,0 +1,233 @@
+"""Staff pages for incidents: the list with filters, the detail with its timeline and actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Response
+
+from ioc_core.admin.forms import acting, errors_of, form_of
+from ioc_core.auth.errors import AuthError
+from ioc_core.auth.routes import safe_next
+from ioc_core.auth.tables import Department, User
+from ioc_core.i18n import TIMEZONE, gettext
+from ioc_core.incidents import service
+from ioc_core.incidents.tables import Area, Category, Incident, IncidentEvent
+from ioc_core.incidents.visibility import can_see, visible_to
+from ioc_core.incidents.workflow import (
+    PRIORITIES,
+    STATUSES,
+    TRANSITIONS,
+    TransitionError,
+    status_label,
+)
+from ioc_core.web.pages import page
+from ioc_core.web.tables import Column, Filter, table_view
+
+VIEW = {"permission": "incidents.view"}
+WORK = {"permission": "incidents.work"}
+ASSIGN = {"permission": "incidents.assign"}
+
+
+async def _choices() -> dict[str, list[tuple[str, str]]]:
+    categories = await Category.select(Category.id, Category.name_vi).order_by(Category.name_vi)
+    departments = await Department.select(Department.id, Department.name_vi).order_by(
+        Department.name_vi
+    )
+    areas = (
+        await Area.select(Area.id, Area.name_vi)
+        .where(Area.valid_to.is_null())
+        .order_by(Area.name_vi)
+    )
+    return {
+        "category": [(str(c["id"]), c["name_vi"]) for c in categories],
+        "department": [(str(d["id"]), d["name_vi"]) for d in departments],
+        "area": [(str(a["id"]), a["name_vi"]) for a in areas],
+    }
+
+
+@get("/incidents", opt=VIEW, include_in_schema=False)
+async def incidents_list(request: Request[Any, Any, Any]) -> Response[str]:
+    choices = await _choices()
+    columns = [
+        Column("code", gettext("Ticket")),
+        Column("title", gettext("Title")),
+        Column("status", gettext("Status")),
+        Column("priority", gettext("Priority")),
+        Column("created_at", gettext("Reported")),
+        Column("sla_due_at", gettext("Due")),
+    ]
+    filters = [
+        Filter("status", gettext("Status"), [(s, status_label(s)) for s in STATUSES]),
+        Filter("category", gettext("Category"), choices["category"], int),
+        Filter("area", gettext("Ward"), choices["area"], int),
+        Filter("department", gettext("Department"), choices["department"], int),
+    ]
+    view = await table_view(
+        request,
+        Incident,
+        columns,
+        search=[Incident.code, Incident.title, Incident.address],
+        filters=filters,
+        default_sort="created_at",
+        default_descending=True,
+        where=await visible_to(acting(request)),
+    )
+    context = {"view": view, "status_label": status_label, "departments": choices["department"]}
+    return await page(request, "incidents/list.html", context)
+
+
+@get("/incidents/{incident_id:int}", opt=VIEW, include_in_schema=False)
+async def incident_detail(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[str]:
+    return await _detail_page(request, incident_id)
+
+
+async def _detail_page(
+    request: Request[Any, Any, Any],
+    incident_id: int,
+    errors: dict[str, str] | None = None,
+) -> Response[str]:
+    if not await can_see(acting(request), incident_id):
+        raise access_denied_or_missing()
+    incident = await Incident.objects().get(Incident.id == incident_id)
+    events = (
+        await IncidentEvent.select()
+        .where(IncidentEvent.incident == incident_id)
+        .order_by(IncidentEvent.at, ascending=False)
+        .output(load_json=True)
+    )
+    context = {
+        "incident": incident,
+        "events": events,
+        "status_label": status_label,
+        "next_statuses": TRANSITIONS.get(incident.status, ()),
+        "priorities": PRIORITIES,
+        "departments": (await _choices())["department"],
+        "users": await User.select(User.id, User.username, User.full_name)
+        .where(User.is_active.eq(True))
+        .order_by(User.username),
+        "errors": errors or {},
+    }
+    return await page(request, "incidents/detail.html", context, status_code=422 if errors else 200)
+
+
+def access_denied_or_missing() -> NotFoundException:
+    """The same 404 for an incident that does not exist and one the user may not see."""
+    return NotFoundException()
+
+
+async def _act(request: Request[Any, Any, Any], incident_id: int, action: Any) -> Response[Any]:
+    """Run one change from a form; its errors show on the detail page beside the form."""
+    if not await can_see(acting(request), incident_id):
+        raise access_denied_or_missing()
+    try:
+        await action()
+    except TransitionError as exc:
+        return await _detail_page(request, incident_id, {"status": str(exc)})
+    except AuthError as exc:
+        return await _detail_page(request, incident_id, errors_of(exc))
+    return Redirect(f"/incidents/{incident_id}", status_code=303)
+
+
+@post("/incidents/{incident_id:int}/status", opt=WORK, include_in_schema=False)
+async def incident_status(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    values, _ = await form_of(request)
+    actor = acting(request).actor
+    target, note = values.get("status", ""), values.get("note", "")
+    return await _act(
+        request, incident_id, lambda: service.change_status(incident_id, target, actor, note)
+    )
+
+
+@post("/incidents/{incident_id:int}/assign", opt=ASSIGN, include_in_schema=False)
+async def incident_assign(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    values, _ = await form_of(request)
+    actor = acting(request).actor
+    department = int(values["department"]) if values.get("department", "").isdigit() else None
+    assignee = int(values["assignee"]) if values.get("assignee", "").isdigit() else None
+    return await _act(
+        request,
+        incident_id,
+        lambda: service.assign(incident_id, actor, department_id=department, assignee_id=assignee),
+    )
+
+
+@post("/incidents/{incident_id:int}/comment", opt=WORK, include_in_schema=False)
+async def incident_comment(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    values, _ = await form_of(request)
+    actor = acting(request).actor
+    public = values.get("public") == "on"
+    return await _act(
+        request,
+        incident_id,
+        lambda: service.comment(incident_id, actor, values.get("comment", ""), public=public),
+    )
+
+
+@post("/incidents/{incident_id:int}/public-note", opt=WORK, include_in_schema=False)
+async def incident_public_note(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    values, _ = await form_of(request)
+    actor = acting(request).actor
+    try:
+        expected = _local_date(values.get("expected_at", ""))
+    except ValueError:
+        return await _detail_page(
+            request, incident_id, {"expected_at": gettext("Use a date like 15/01/2027.")}
+        )
+    note = values.get("public_note", "")
+    return await _act(
+        request,
+        incident_id,
+        lambda: service.set_public_note(incident_id, actor, note, expected),
+    )
+
+
+def _local_date(text: str) -> dt.datetime | None:
+    """A date as the city writes it (or as a date input sends it), noon local time, in UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            day = dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return day.replace(hour=12, tzinfo=TIMEZONE).astimezone(dt.UTC)
+    raise ValueError(text)
+
+
+@post("/incidents/bulk-assign", opt=ASSIGN, include_in_schema=False)
+async def incidents_bulk_assign(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Assign many at once; each incident gets its own timeline event."""
+    values, lists = await form_of(request)
+    principal = acting(request)
+    department = int(values["department"]) if values.get("department", "").isdigit() else None
+    for raw in lists.get("incident", []):
+        if raw.isdigit() and await can_see(principal, int(raw)):
+            await service.assign(int(raw), principal.actor, department_id=department)
+    return Redirect(safe_next(values.get("back") or "/incidents"), status_code=303)
+
+
+ROUTES = [
+    incidents_list,
+    incident_detail,
+    incident_status,
+    incident_assign,
+    incident_comment,
+    incident_public_note,
+    incidents_bulk_assign,
+]
