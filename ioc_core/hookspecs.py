@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     import click
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
@@ -28,6 +30,11 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
 @hookspec
 def tasks() -> list[Task]:
     """Background tasks of this plugin; actor and queue names get the plugin's name as prefix."""
+
+
+@hookspec
+def event_handlers() -> dict[str, list[Callable[[dict], Awaitable[None]]]]:
+    """Handlers of domain events by topic, e.g. 'incident.created'; each runs once per event."""
 
 
 @hookspec

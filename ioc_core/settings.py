@@ -38,6 +38,8 @@ class Settings:
     plugin_state_ttl: float = 1.0
     embedded_workers: int = 2
     public_url: str = "http://127.0.0.1:8000"
+    # A tile URL template ({z}/{x}/{y}); empty: the map draws wards and incidents on no tiles.
+    map_tiles: str = ""
 
     @property
     def https(self) -> bool:
@@ -84,6 +86,7 @@ class Settings:
             plugin_state_ttl=_number("IOC_PLUGIN_STATE_TTL", value("plugin_state_ttl"), 1.0),
             embedded_workers=int(_number("IOC_EMBEDDED_WORKERS", value("embedded_workers"), 2)),
             public_url=_public_url(value("public_url")),
+            map_tiles=_map_tiles(value("map_tiles")),
         )
 
 
@@ -164,6 +167,14 @@ def _public_url(raw: str | None) -> str:
             "IOC_PUBLIC_URL", "must be the address people open, e.g. https://ioc.example.vn"
         )
     return raw.rstrip("/")
+
+
+def _map_tiles(raw: str | None) -> str:
+    if not raw:
+        return ""
+    if not all(part in raw for part in ("{z}", "{x}", "{y}")):
+        raise SettingsError("IOC_MAP_TILES", "must be a tile URL with {z}, {x} and {y}")
+    return raw
 
 
 def _plugin_list(raw: str | list[str] | None) -> tuple[str, ...] | None:

@@ -10,6 +10,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -23,7 +24,8 @@ class Department(Table, tablename="department"):
     name_vi = Varchar(length=200)
     name_en = Varchar(length=200, default="")
     level = Varchar(length=16, default="department")
-    parent = ForeignKey("self", null=True, default=None)
+    # A department with units under it is not deleted by accident.
+    parent = ForeignKey("self", null=True, default=None, on_delete=OnDelete.restrict)
 
 
 class Role(Table, tablename="role"):

@@ -1,4 +1,5 @@
-"""Raw migration steps for spatial storage, guarded by engine: they run on PostgreSQL only.
+"""Raw migration steps for spatial storage, guarded by engine type: GiST and PostGIS run on
+PostgreSQL only, SQLite's R*Tree virtual tables and triggers on SQLite only.
 
 Piccolo runs a migration's raw steps before its table operations, so an extension or an index
 goes in a migration of its own, after the one that creates its table.
@@ -19,6 +20,18 @@ def postgres_only(sql: str) -> RawStep:
     async def step() -> None:
         engine = engine_finder()
         if engine is not None and engine.engine_type == "postgres":
+            await engine.run_ddl(sql)
+
+    return step
+
+
+def sqlite_only(sql: str) -> RawStep:
+    """A raw step that runs `sql` on SQLite and does nothing on PostgreSQL (R*Tree virtual tables
+    and their triggers exist on SQLite only)."""
+
+    async def step() -> None:
+        engine = engine_finder()
+        if engine is not None and engine.engine_type == "sqlite":
             await engine.run_ddl(sql)
 
     return step

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ioc_core import __version__
 from ioc_core.auth.plugin import STAFF_ROLES
-from ioc_core.plugins.spec import Permission, PluginSpec
+from ioc_core.geo.commands import areas
+from ioc_core.hookspecs import hookimpl
+from ioc_core.incidents import operations_map, outbox, routes
+from ioc_core.incidents.export_command import export_command
+from ioc_core.incidents.outbox_commands import outbox_group
+from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
 
 SPEC = PluginSpec(
     name="incidents",
@@ -25,6 +32,25 @@ SPEC = PluginSpec(
         ),
         Permission("incidents.export", "Xuất dữ liệu sự vụ", "Export incidents", ("leader",)),
     ),
+    menu_items=(
+        MenuItem("Bản đồ", "Map", "/map", "incidents.view"),
+        MenuItem("Sự vụ", "Incidents", "/incidents", "incidents.view"),
+    ),
     piccolo_app="ioc_core.incidents.piccolo_app",
     builtin=True,
 )
+
+
+@hookimpl
+def route_handlers() -> list[Any]:
+    return [*routes.ROUTES, *operations_map.ROUTES]
+
+
+@hookimpl
+def tasks() -> list[Any]:
+    return [outbox.deliver, outbox.sweep_periodically]
+
+
+@hookimpl
+def cli_commands() -> list[Any]:
+    return [outbox_group, areas, export_command]

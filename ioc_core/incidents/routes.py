@@ -33,7 +33,7 @@ WORK = {"permission": "incidents.work"}
 ASSIGN = {"permission": "incidents.assign"}
 
 
-async def _choices() -> dict[str, list[tuple[str, str]]]:
+async def filter_choices() -> dict[str, list[tuple[str, str]]]:
     categories = await Category.select(Category.id, Category.name_vi).order_by(Category.name_vi)
     departments = await Department.select(Department.id, Department.name_vi).order_by(
         Department.name_vi
@@ -52,7 +52,7 @@ async def _choices() -> dict[str, list[tuple[str, str]]]:
 
 @get("/incidents", opt=VIEW, include_in_schema=False)
 async def incidents_list(request: Request[Any, Any, Any]) -> Response[str]:
-    choices = await _choices()
+    choices = await filter_choices()
     columns = [
         Column("code", gettext("Ticket")),
         Column("title", gettext("Title")),
@@ -108,7 +108,7 @@ async def _detail_page(
         "status_label": status_label,
         "next_statuses": TRANSITIONS.get(incident.status, ()),
         "priorities": PRIORITIES,
-        "departments": (await _choices())["department"],
+        "departments": (await filter_choices())["department"],
         "users": await User.select(User.id, User.username, User.full_name)
         .where(User.is_active.eq(True))
         .order_by(User.username),

@@ -13,10 +13,14 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from ioc_core.auth.tables import Department, User
 from ioc_core.geo.column import Geometry
+
+# Incidents and their history are the analytics source: nothing referenced by them is
+# deleted through a cascade (OnDelete.restrict); areas close, users deactivate.
 
 
 class Area(Table, tablename="area"):
@@ -55,7 +59,7 @@ class TicketCounter(Table, tablename="ticket_counter"):
 class Incident(Table, tablename="incident"):
     code = Varchar(length=32, unique=True)
     source = Varchar(length=64, index=True)
-    category = ForeignKey(Category, null=True, default=None)
+    category = ForeignKey(Category, null=True, default=None, on_delete=OnDelete.restrict)
     title = Varchar(length=300)
     description = Text(default="")
     location = Geometry("Point", null=True, default=None)
@@ -63,11 +67,11 @@ class Incident(Table, tablename="incident"):
     lon = Float(null=True, default=None)
     lat = Float(null=True, default=None)
     address = Varchar(length=500, default="")
-    area = ForeignKey(Area, null=True, default=None)
+    area = ForeignKey(Area, null=True, default=None, on_delete=OnDelete.restrict)
     status = Varchar(length=16, default="new", index=True)
     priority = Varchar(length=16, default="normal")
-    department = ForeignKey(Department, null=True, default=None)
-    assignee = ForeignKey(User, null=True, default=None)
+    department = ForeignKey(Department, null=True, default=None, on_delete=OnDelete.restrict)
+    assignee = ForeignKey(User, null=True, default=None, on_delete=OnDelete.restrict)
     sla_due_at = Timestamptz(null=True, default=None)
     escalation_level = Integer(default=0)
     escalation_reason = Varchar(length=32, default="")
@@ -75,7 +79,7 @@ class Incident(Table, tablename="incident"):
     expected_at = Timestamptz(null=True, default=None)
     reporter_name = Varchar(length=200, default="", secret=True)
     reporter_contact = Varchar(length=200, default="", secret=True)
-    duplicate_of = ForeignKey("self", null=True, default=None)
+    duplicate_of = ForeignKey("self", null=True, default=None, on_delete=OnDelete.restrict)
     created_at = Timestamptz(index=True)
     updated_at = Timestamptz()
     closed_at = Timestamptz(null=True, default=None)
@@ -84,7 +88,7 @@ class Incident(Table, tablename="incident"):
 class IncidentEvent(Table, tablename="incident_event"):
     """The append-only timeline: every change to an incident, with who and when."""
 
-    incident = ForeignKey(Incident, null=False, index=True)
+    incident = ForeignKey(Incident, null=False, index=True, on_delete=OnDelete.restrict)
     at = Timestamptz(index=True)
     actor = Varchar(length=128)
     kind = Varchar(length=32, index=True)
@@ -95,7 +99,7 @@ class IncidentEvent(Table, tablename="incident_event"):
 
 
 class Attachment(Table, tablename="attachment"):
-    incident = ForeignKey(Incident, null=False, index=True)
+    incident = ForeignKey(Incident, null=False, index=True, on_delete=OnDelete.restrict)
     path = Varchar(length=500)
     content_type = Varchar(length=100)
     size = Integer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import xstatic.pkg.leaflet
 from litestar import Request, get
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
@@ -41,4 +42,11 @@ def route_handlers() -> list[Any]:
     static = create_static_files_router(
         path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False
     )
-    return [home, static]
+    # Leaflet comes from its PyPI package (xstatic-leaflet), never from a CDN.
+    leaflet = create_static_files_router(
+        path="/static/leaflet",
+        directories=[Path(xstatic.pkg.leaflet.BASE_DIR)],
+        opt={"public": True},
+        include_in_schema=False,
+    )
+    return [home, static, leaflet]

@@ -1,0 +1,124 @@
+"""The operations map: a page, incidents as GeoJSON for the visible box, and the wards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import ValidationException
+from litestar.response import Response
+
+from ioc_core.admin.forms import acting
+from ioc_core.geo import spatial
+from ioc_core.geo.areas import areas_geojson
+from ioc_core.i18n import gettext
+from ioc_core.incidents.routes import filter_choices
+from ioc_core.incidents.tables import Incident
+from ioc_core.incidents.visibility import visible_to
+from ioc_core.incidents.workflow import STATUSES, status_label
+from ioc_core.web.pages import page
+
+VIEW = {"permission": "incidents.view"}
+# Below this zoom the map shows counts per grid cell; from it on, single incidents.
+CLUSTER_BELOW_ZOOM = 15
+MAX_POINTS = 2_000
+CENTRE = (10.93, 108.10)  # Phan Thiết
+
+
+@get("/map", opt=VIEW, include_in_schema=False)
+async def map_page(request: Request[Any, Any, Any]) -> Response[str]:
+    context = {
+        "tiles": request.app.state.runtime.settings.map_tiles,
+        "centre": CENTRE,
+        "choices": await filter_choices(),
+        "statuses": [(s, status_label(s)) for s in STATUSES],
+    }
+    return await page(request, "incidents/map.html", context)
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise ValidationException(
+            gettext("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat")
+        ) from None
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ValidationException(
+            gettext("bbox must run from west to east and south to north, within ±180/±90")
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+async def _where(request: Request[Any, Any, Any]) -> Any:
+    """What this person may see, narrowed by the map's filters."""
+    condition = await visible_to(acting(request))
+    params = request.query_params
+    status = [s for s in params.getall("status", []) if s in STATUSES]
+    filters: list[Any] = [Incident.status.is_in(status)] if status else []
+    for key in ("category", "area", "department"):
+        value = params.get(key, "")
+        if value.isdigit():
+            filters.append(getattr(Incident, key) == int(value))
+    for extra in filters:
+        condition = extra if condition is None else condition & extra
+    return condition
+
+
+@get("/api/incidents.geojson", opt=VIEW, summary="Incidents in a box, as GeoJSON")
+async def incidents_geojson(
+    request: Request[Any, Any, Any], bbox: str, zoom: int = 18
+) -> dict[str, Any]:
+    """Incidents the caller may see inside `bbox` (min_lon,min_lat,max_lon,max_lat). Below zoom
+    15 the features are grid cells with a `count`; from 15 on, incidents (newest 2 000)."""
+    box = _bbox(bbox)
+    if not 0 <= zoom <= 22:
+        raise ValidationException(gettext("zoom must be between 0 and 22"))
+    where = await _where(request)
+    if zoom < CLUSTER_BELOW_ZOOM:
+        cells = await spatial.clustered_counts(*box, zoom, where=where)
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
+                "properties": {"cluster": True, "count": c["count"]},
+            }
+            for c in cells
+        ]
+    else:
+        ids = await spatial.in_bbox(*box, limit=MAX_POINTS, where=where)
+        rows = (
+            await Incident.select(
+                Incident.id,
+                Incident.code,
+                Incident.title,
+                Incident.status,
+                Incident.lon,
+                Incident.lat,
+            ).where(Incident.id.is_in(ids))
+            if ids
+            else []
+        )
+        features = [
+            {
+                "type": "Feature",
+                "id": r["id"],
+                "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                "properties": {
+                    "code": r["code"],
+                    "title": r["title"],
+                    "status": r["status"],
+                    "status_label": status_label(r["status"]),
+                },
+            }
+            for r in rows
+        ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@get("/api/areas.geojson", opt=VIEW, summary="Wards valid today, as GeoJSON")
+async def wards_geojson() -> dict[str, Any]:
+    return await areas_geojson()
+
+
+ROUTES = [map_page, incidents_geojson, wards_geojson]

@@ -1,0 +1,45 @@
+"""`ioc outbox`: re-send domain events by hand, and start the periodic sweeper."""
+
+from __future__ import annotations
+
+import click
+
+from ioc_core.clitools import CliError, run_async
+from ioc_core.incidents import outbox
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Domain events waiting in the outbox."""
+
+
+@outbox_group.command("sweep")
+@click.option(
+    "--older-than",
+    default=outbox.SWEEP_OLDER_THAN_S,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds after its commit an undispatched event counts as abandoned.",
+)
+def sweep_command(older_than: float) -> None:
+    """Re-dispatch events that were not dispatched (broker down, process killed)."""
+
+    async def sweep_and_count() -> tuple[int, int]:
+        sent = await outbox.sweep(older_than)
+        return sent, await outbox.undispatched(older_than)
+
+    sent, left = run_async(sweep_and_count())
+    click.echo(f"re-dispatched {sent} events")
+    if left:
+        # The sweep stops at the first failed send; the warning above says why.
+        click.echo(f"{left} events still undispatched: is the broker reachable?")
+
+
+@outbox_group.command("start-sweeper")
+def start_sweeper_command() -> None:
+    """Start the periodic sweeper; running it again while one runs changes nothing."""
+    try:
+        outbox.start_sweeper()
+    except Exception as exc:  # the broker client's own error types vary with the broker
+        raise CliError(f"broker unreachable: {exc}") from None
+    click.echo(f"periodic sweeper started: every {outbox.SWEEP_EVERY_S:g} s, once per cluster")
