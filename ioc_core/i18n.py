@@ -65,3 +65,26 @@ def local_time(value: dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(TIMEZONE).strftime(fmt)
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A day as the city writes it (15/01/2027) or as a date input sends it (2027-01-15)."""
+    text = text.strip()
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The first moment of a day in the city, in UTC: a bound of a date range."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=TIMEZONE).astimezone(dt.UTC)
+
+
+def day_noon(day: dt.date) -> dt.datetime:
+    """Noon of a day in the city, in UTC: a due date shown on that day wherever it is read."""
+    return dt.datetime.combine(day, dt.time(12), tzinfo=TIMEZONE).astimezone(dt.UTC)

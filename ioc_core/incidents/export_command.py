@@ -8,19 +8,17 @@ from pathlib import Path
 import click
 
 from ioc_core.clitools import CliError, run_async
-from ioc_core.i18n import TIMEZONE
+from ioc_core.i18n import day_start, parse_day
 from ioc_core.incidents.export import FORMATS, export
 
 
 def _day(value: str | None, option: str) -> dt.datetime | None:
     """A day in the city's calendar, as the start of that day in UTC."""
-    if value is None:
-        return None
     try:
-        day = dt.date.fromisoformat(value)
+        day = parse_day(value or "")
     except ValueError:
         raise CliError(f"{option} must be a date like 2026-01-31, not {value!r}") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=TIMEZONE).astimezone(dt.UTC)
+    return day_start(day) if day else None
 
 
 @click.command("export")

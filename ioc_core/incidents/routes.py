@@ -6,16 +6,17 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
-from litestar.response import Redirect, Response
+from litestar.response import Redirect, Response, Stream
 
 from ioc_core.admin.forms import acting, errors_of, form_of
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.routes import safe_next
 from ioc_core.auth.tables import Department, User
-from ioc_core.i18n import TIMEZONE, gettext
+from ioc_core.i18n import day_noon, day_start, gettext, parse_day
 from ioc_core.incidents import service
+from ioc_core.incidents.export import FORMATS, export
 from ioc_core.incidents.tables import Area, Category, Incident, IncidentEvent
 from ioc_core.incidents.visibility import can_see, visible_to
 from ioc_core.incidents.workflow import (
@@ -197,17 +198,13 @@ async def incident_public_note(
 
 
 def _local_date(text: str) -> dt.datetime | None:
-    """A date as the city writes it (or as a date input sends it), noon local time, in UTC."""
-    text = text.strip()
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            day = dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return day.replace(hour=12, tzinfo=TIMEZONE).astimezone(dt.UTC)
-    raise ValueError(text)
+    day = parse_day(text)
+    return day_noon(day) if day else None
+
+
+def _local_day(text: str) -> dt.datetime | None:
+    day = parse_day(text)
+    return day_start(day) if day else None
 
 
 @post("/incidents/bulk-assign", opt=ASSIGN, include_in_schema=False)
@@ -222,6 +219,26 @@ async def incidents_bulk_assign(request: Request[Any, Any, Any]) -> Response[Any
     return Redirect(safe_next(values.get("back") or "/incidents"), status_code=303)
 
 
+@get("/incidents/export", opt={"permission": "incidents.export"}, include_in_schema=False)
+async def incidents_export(
+    what: str = "incidents", format: str = "csv", since: str = "", until: str = ""
+) -> Stream:
+    """The same stream as `ioc export`, as a download; dates are days in the city's calendar."""
+    if what not in ("incidents", "events") or format not in FORMATS:
+        raise ValidationException(gettext("Choose incidents or events, and csv or geojson."))
+    try:
+        start, end = _local_day(since), _local_day(until)
+    except ValueError:
+        raise ValidationException(gettext("Use a date like 15/01/2027.")) from None
+    media = "text/csv" if format == "csv" else "application/geo+json"
+    filename = f"{what}.{format}"
+    return Stream(
+        export(what, format, start, end),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 ROUTES = [
     incidents_list,
     incident_detail,
@@ -230,4 +247,5 @@ ROUTES = [
     incident_comment,
     incident_public_note,
     incidents_bulk_assign,
+    incidents_export,
 ]
