@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import ValidationException
+from litestar.params import FromQuery
 from litestar.response import Response
 
 from ioc_core.admin.forms import acting
@@ -67,7 +68,7 @@ async def _where(request: Request[Any, Any, Any]) -> Any:
 
 @get("/api/incidents.geojson", opt=VIEW, summary="Incidents in a box, as GeoJSON")
 async def incidents_geojson(
-    request: Request[Any, Any, Any], bbox: str, zoom: int = 18
+    request: Request[Any, Any, Any], bbox: FromQuery[str], zoom: FromQuery[int] = 18
 ) -> dict[str, Any]:
     """Incidents the caller may see inside `bbox` (min_lon,min_lat,max_lon,max_lat). Below zoom
     15 the features are grid cells with a `count`; from 15 on, incidents (newest 2 000)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Stream
 
 from ioc_core.admin.forms import acting, errors_of, form_of
@@ -221,7 +221,10 @@ async def incidents_bulk_assign(request: Request[Any, Any, Any]) -> Response[Any
 
 @get("/incidents/export", opt={"permission": "incidents.export"}, include_in_schema=False)
 async def incidents_export(
-    what: str = "incidents", format: str = "csv", since: str = "", until: str = ""
+    what: FromQuery[str] = "incidents",
+    format: FromQuery[str] = "csv",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
 ) -> Stream:
     """The same stream as `ioc export`, as a download; dates are days in the city's calendar."""
     if what not in ("incidents", "events") or format not in FORMATS:
