@@ -11,7 +11,8 @@
     }
     element.dataset.ready = "yes";
     var data = element.dataset;
-    var map = L.map(element, { preferCanvas: true }).setView(
+    // SVG, not canvas: each marker is an element a person (and a test) can click and inspect.
+    var map = L.map(element).setView(
       [parseFloat(data.lat), parseFloat(data.lon)], parseInt(data.zoom, 10));
     if (data.tiles) {
       L.tileLayer(data.tiles, { maxZoom: 19 }).addTo(map);
