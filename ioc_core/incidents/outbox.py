@@ -160,7 +160,7 @@ async def _send(event_ids: Sequence[int]) -> list[int]:
             raise
         except Exception as exc:  # whatever the broker raised, the sweeper will try again
             log.warning(
-                "outbox: broker unreachable (%s: %s); %d events left for the sweeper",
+                "outbox: broker unreachable (%s: %s); events left for the sweeper: %d",
                 type(exc).__name__,
                 exc,
                 len(event_ids) - len(sent),
@@ -272,7 +272,7 @@ async def sweep_periodically() -> None:
         now = _now()
         last = await HandledEvent.select(HandledEvent.at).where(HandledEvent.handler == SWEEPER)
         if last and (now - last[0]["at"]).total_seconds() < every / 2:
-            log.debug("outbox: another sweeper chain swept %s ago; this one ends", last[0]["at"])
+            log.debug("outbox: another sweeper chain swept at %s; this one ends", last[0]["at"])
             return
         if last:
             await HandledEvent.update({HandledEvent.at: now}).where(HandledEvent.handler == SWEEPER)

@@ -21,7 +21,8 @@ def outbox_group() -> None:
     type=click.FloatRange(min=0),
     help="Seconds after its commit an undispatched event counts as abandoned.",
 )
-def sweep_command(older_than: float) -> None:
+@click.pass_context
+def sweep_command(ctx: click.Context, older_than: float) -> None:
     """Re-dispatch events that were not dispatched (broker down, process killed)."""
 
     async def sweep_and_count() -> tuple[int, int]:
@@ -29,10 +30,16 @@ def sweep_command(older_than: float) -> None:
         return sent, await outbox.undispatched(older_than)
 
     sent, left = run_async(sweep_and_count())
-    click.echo(f"re-dispatched {sent} events")
+    click.echo(f"re-dispatched {_events(sent)}")
     if left:
-        # The sweep stops at the first failed send; the warning above says why.
-        click.echo(f"{left} events still undispatched: is the broker reachable?")
+        # The sweep stops at the first failed send; the warning logged above says why. Exit 1
+        # so that a timer or cron job running this reports it.
+        click.echo(f"{_events(left)} still undispatched: is the broker reachable?", err=True)
+        ctx.exit(1)
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
 
 
 @outbox_group.command("start-sweeper")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ioc_core import __version__
@@ -12,6 +13,8 @@ from ioc_core.incidents import operations_map, outbox, routes
 from ioc_core.incidents.export_command import export_command
 from ioc_core.incidents.outbox_commands import outbox_group
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
+
+log = logging.getLogger(__name__)
 
 SPEC = PluginSpec(
     name="incidents",
@@ -54,3 +57,13 @@ def tasks() -> list[Any]:
 @hookimpl
 def cli_commands() -> list[Any]:
     return [outbox_group, areas, export_command]
+
+
+@hookimpl
+def startup() -> None:
+    """Every web process starts a sweeper chain; chains beyond the first end at once, so the
+    cluster sweeps once per period wherever its workers run."""
+    try:
+        outbox.start_sweeper()
+    except Exception as exc:  # a broker that is down at start-up must not stop the web process
+        log.warning("outbox sweeper not started (broker unreachable?): %s", exc)

@@ -288,8 +288,21 @@ def test_the_periodic_sweeper_runs_once_per_period_however_many_chains(
     assert min(gaps) > 0.45, gaps  # never two sweeps within half a period
 
 
-def test_ioc_outbox_sweep_command(events_runtime: Runtime) -> None:
+def test_ioc_outbox_sweep_command(events_runtime: Runtime, environ: dict[str, str]) -> None:
     emit_committed(40, 41)
-    result = CliRunner().invoke(outbox_group, ["sweep", "--older-than", "0"])
+    down = build(Settings.load({**environ, "IOC_BROKER_URL": DOWN_BROKER_URL}))
+    try:
+        result = CliRunner().invoke(outbox_group, ["sweep", "--older-than", "0"])
+    finally:
+        down.broker.close()
+    assert result.exit_code == 1, "a timer running the sweep must see that it failed"
+    assert "re-dispatched 0 events" in result.output
+    assert "2 events still undispatched" in result.output
+
+    up = build(events_runtime.settings)  # the broker is back
+    try:
+        result = CliRunner().invoke(outbox_group, ["sweep", "--older-than", "0"])
+    finally:
+        up.broker.close()
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["re-dispatched 2 events"]
