@@ -8,11 +8,11 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.auth.apikeys import create_api_key, revoke_api_key
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.tables import ApiKey
 from ioc_core.i18n import gettext
+from ioc_core.web.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.web.pages import page
 
 PERMISSION = {"permission": "admin.apikeys"}

@@ -8,11 +8,11 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.auth.departments import department_tree, save_department
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.tables import DEPARTMENT_LEVELS, Department
 from ioc_core.i18n import gettext
+from ioc_core.web.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.web.pages import page
 
 PERMISSION = {"permission": "admin.departments"}

@@ -8,11 +8,11 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting, done, refusal
 from ioc_core.i18n import gettext
 from ioc_core.plugins import lifecycle
 from ioc_core.plugins.registry import PluginError
 from ioc_core.plugins.state import stored_states
+from ioc_core.web.forms import acting, done, refusal
 from ioc_core.web.pages import page
 
 PERMISSION = {"permission": "admin.plugins"}

@@ -7,11 +7,11 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting, done, errors_of, form_of
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.roles import create_role, matrix, save_matrix
 from ioc_core.auth.tables import Role
 from ioc_core.i18n import gettext
+from ioc_core.web.forms import acting, done, errors_of, form_of
 from ioc_core.web.pages import page
 
 PERMISSION = {"permission": "admin.roles"}

@@ -8,11 +8,11 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.tables import Department, Role, User, UserDepartment, UserRole
 from ioc_core.auth.users import Membership, create_user, update_user
 from ioc_core.i18n import gettext
+from ioc_core.web.forms import acting, done, errors_of, form_of, refusal
 from ioc_core.web.pages import page
 from ioc_core.web.tables import Column, Filter, table_view
 

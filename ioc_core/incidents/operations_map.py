@@ -9,7 +9,6 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromQuery
 from litestar.response import Response
 
-from ioc_core.admin.forms import acting
 from ioc_core.geo import spatial
 from ioc_core.geo.areas import areas_geojson
 from ioc_core.i18n import gettext
@@ -17,6 +16,7 @@ from ioc_core.incidents.routes import filter_choices
 from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.visibility import visible_to
 from ioc_core.incidents.workflow import STATUSES, status_label
+from ioc_core.web.forms import acting
 from ioc_core.web.pages import page
 
 VIEW = {"permission": "incidents.view"}

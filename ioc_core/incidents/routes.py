@@ -10,7 +10,6 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Stream
 
-from ioc_core.admin.forms import acting, errors_of, form_of
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.routes import safe_next
 from ioc_core.auth.tables import Department, User
@@ -26,6 +25,7 @@ from ioc_core.incidents.workflow import (
     TransitionError,
     status_label,
 )
+from ioc_core.web.forms import acting, errors_of, form_of
 from ioc_core.web.pages import page
 from ioc_core.web.tables import Column, Filter, table_view
 

@@ -1,4 +1,4 @@
-"""Reading submitted forms in admin pages."""
+"""Reading submitted forms and answering them: values, errors by field, flash and redirect."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def refusal(
 ) -> Response[str]:
     """An action that cannot be done, and why, with the way back."""
     context = {"message": message, "back": back}
-    return await page(request, "admin/message.html", context, status_code=status_code)
+    return await page(request, "message.html", context, status_code=status_code)
 
 
 def errors_of(exc: AuthError) -> dict[str, str]:
