@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import NoReturn, TypeVar
 
+import dramatiq
 import pytest
+
+from ioc_core.runtime import Runtime
 
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -28,3 +33,24 @@ def service_missing(what: str, exc: BaseException) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: a missing service fails the run)")
     pytest.skip(message)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@contextmanager
+def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
+    """A real dramatiq worker on the runtime's broker for the duration of the block."""
+    running = dramatiq.Worker(runtime.broker, worker_threads=2, worker_timeout=100)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

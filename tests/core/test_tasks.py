@@ -3,42 +3,17 @@
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-import dramatiq
 
 from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime
-from tests.helpers import run
+from tests.helpers import run, wait_until, worker
 from tests.processes import IOC, serving
-
-WAIT_S = 20.0
 
 
 def recorded_keys() -> set[str]:
     from ioc_sample_reports.piccolo_app import SampleTaskRun
 
     return {r["key"] for r in run(SampleTaskRun.select(SampleTaskRun.key))}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
-@contextmanager
-def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    running = dramatiq.Worker(runtime.broker, worker_threads=2, worker_timeout=100)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def test_actor_and_queue_are_named_after_the_plugin(runtime: Runtime) -> None:

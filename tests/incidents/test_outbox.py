@@ -9,7 +9,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +29,7 @@ from ioc_core.plugins import lifecycle
 from ioc_core.plugins.spec import PluginSpec
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
-from tests.helpers import run
+from tests.helpers import run, wait_until, worker
 
 TOPIC = "test.happened"
 QUEUE = "incidents.events"
@@ -114,25 +113,6 @@ def emit_committed(*numbers: int) -> list[int]:
 
 def outbox_rows() -> list[dict[str, Any]]:
     return run(OutboxEvent.select().order_by(OutboxEvent.id).output(load_json=True))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-@contextmanager
-def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    running = dramatiq.Worker(runtime.broker, worker_threads=2, worker_timeout=100)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def drain(runtime: Runtime, running: dramatiq.Worker) -> None:
