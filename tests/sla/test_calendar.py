@@ -1,0 +1,56 @@
+"""Working time across nights, weekends and Vietnamese public holidays."""
+
+import datetime as dt
+
+import pytest
+
+from ioc_core.i18n import TIMEZONE
+from ioc_core.sla.calendar import WorkCalendar
+
+CAL = WorkCalendar.vietnam([2026])
+
+
+def local(y: int, m: int, d: int, h: int, mi: int = 0) -> dt.datetime:
+    return dt.datetime(y, m, d, h, mi, tzinfo=TIMEZONE).astimezone(dt.UTC)
+
+
+def test_inside_one_morning() -> None:
+    assert CAL.add(local(2026, 3, 2, 8), dt.timedelta(hours=2)) == local(2026, 3, 2, 10)
+
+
+def test_lunch_break_and_evening_are_not_working_time() -> None:
+    # Monday 10:30 + 3 h: one hour before lunch, two after (13:30-15:30).
+    assert CAL.add(local(2026, 3, 2, 10, 30), dt.timedelta(hours=3)) == local(2026, 3, 2, 15, 30)
+    # Monday 16:00 + 2 h: one hour that day, one the next morning.
+    assert CAL.add(local(2026, 3, 2, 16), dt.timedelta(hours=2)) == local(2026, 3, 3, 8, 30)
+
+
+def test_weekend_is_skipped() -> None:
+    # Friday 16:30 + 1 h: half an hour on Friday, half on Monday morning.
+    assert CAL.add(local(2026, 3, 6, 16, 30), dt.timedelta(hours=1)) == local(2026, 3, 9, 8)
+
+
+def test_across_national_day_and_tet() -> None:
+    # Tuesday 1/9/2026 16:00 + 2 h: 2/9 is National Day, so the second hour is on Thursday 3/9.
+    assert CAL.add(local(2026, 9, 1, 16), dt.timedelta(hours=2)) == local(2026, 9, 3, 8, 30)
+    # Friday 13/2/2026 (before Tết) 16:00 + 2 h: back at work on Monday 23/2.
+    assert CAL.add(local(2026, 2, 13, 16), dt.timedelta(hours=2)) == local(2026, 2, 23, 8, 30)
+    assert not CAL.is_working_day(dt.date(2026, 2, 17))
+
+
+def test_between_counts_only_working_time() -> None:
+    start, end = local(2026, 2, 13, 16), local(2026, 2, 23, 8, 30)
+    assert CAL.between(start, end) == dt.timedelta(hours=2)
+    assert CAL.between(end, start) == dt.timedelta(0)
+    # One full working day is 7.5 hours (4 + 3.5).
+    assert CAL.between(local(2026, 3, 2, 0), local(2026, 3, 3, 0)) == dt.timedelta(hours=7.5)
+
+
+def test_extra_days_off_and_bad_input() -> None:
+    with_day_off = WorkCalendar.vietnam([2026], extra=[dt.date(2026, 3, 2)])
+    assert with_day_off.add(local(2026, 3, 2, 8), dt.timedelta(hours=1)) == local(2026, 3, 3, 8, 30)
+    with pytest.raises(ValueError, match="negative"):
+        CAL.add(local(2026, 3, 2, 8), dt.timedelta(hours=-1))
+    never = WorkCalendar(workdays=())
+    with pytest.raises(ValueError, match="no working time"):
+        never.add(local(2026, 3, 2, 8), dt.timedelta(hours=1))
