@@ -8,7 +8,6 @@ import hmac
 from ioc_core.auth.principal import Principal
 from ioc_core.auth.tables import (
     ApiKey,
-    Role,
     RolePermission,
     Session,
     User,
@@ -32,18 +31,17 @@ async def user_principal(user_id: int) -> Principal | None:
     )
     if user is None or not user["is_active"]:
         return None
-    role_ids = [
-        r["role"] for r in await UserRole.select(UserRole.role).where(UserRole.user == user_id)
-    ]
-    all_permissions = bool(
-        role_ids
-        and await Role.exists().where(Role.id.is_in(role_ids), Role.all_permissions.eq(True))
+    # The roles and their "every permission" flag in one query; the grants in a second.
+    roles = await UserRole.select(UserRole.role, UserRole.role.all_permissions).where(
+        UserRole.user == user_id
     )
+    role_ids = [r["role"] for r in roles]
+    all_permissions = any(r["role.all_permissions"] for r in roles)
     granted = (
         await RolePermission.select(RolePermission.permission).where(
             RolePermission.role.is_in(role_ids)
         )
-        if role_ids
+        if role_ids and not all_permissions
         else []
     )
     departments = await UserDepartment.select(UserDepartment.department).where(
