@@ -37,7 +37,7 @@ def _address(request: Request[Any, Any, Any]) -> str:
 
 
 def _session_cookie(request: Request[Any, Any, Any], response: Response[Any], token: str) -> None:
-    settings = request.app.state.settings
+    settings = request.app.state.runtime.settings
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -34,11 +34,15 @@ WORK = {"permission": "incidents.work"}
 ASSIGN = {"permission": "incidents.assign"}
 
 
-async def filter_choices() -> dict[str, list[tuple[str, str]]]:
-    categories = await Category.select(Category.id, Category.name_vi).order_by(Category.name_vi)
+async def department_choices() -> list[tuple[str, str]]:
     departments = await Department.select(Department.id, Department.name_vi).order_by(
         Department.name_vi
     )
+    return [(str(d["id"]), d["name_vi"]) for d in departments]
+
+
+async def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    categories = await Category.select(Category.id, Category.name_vi).order_by(Category.name_vi)
     areas = (
         await Area.select(Area.id, Area.name_vi)
         .where(Area.valid_to.is_null())
@@ -46,7 +50,7 @@ async def filter_choices() -> dict[str, list[tuple[str, str]]]:
     )
     return {
         "category": [(str(c["id"]), c["name_vi"]) for c in categories],
-        "department": [(str(d["id"]), d["name_vi"]) for d in departments],
+        "department": await department_choices(),
         "area": [(str(a["id"]), a["name_vi"]) for a in areas],
     }
 
@@ -109,7 +113,7 @@ async def _detail_page(
         "status_label": status_label,
         "next_statuses": TRANSITIONS.get(incident.status, ()),
         "priorities": PRIORITIES,
-        "departments": (await filter_choices())["department"],
+        "departments": await department_choices(),
         "users": await User.select(User.id, User.username, User.full_name)
         .where(User.is_active.eq(True))
         .order_by(User.username),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
@@ -39,7 +37,3 @@ def ping(broker: dramatiq.Broker) -> None:
         broker.connection.process_data_events(time_limit=0)
     else:
         raise TypeError(f"no health check for {type(broker).__name__}")
-
-
-def describe(broker: dramatiq.Broker) -> dict[str, Any]:
-    return {"type": type(broker).__name__, "queues": sorted(broker.get_declared_queues())}

@@ -86,7 +86,6 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
         state=State(
             {
                 "runtime": runtime,
-                "settings": settings,
                 "readiness": Readiness(checks),
                 "jinja": make_environment(registry),
             }
