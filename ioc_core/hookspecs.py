@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from ioc_core.auth.principal import Principal
     from ioc_core.plugins.spec import Permission
     from ioc_core.settings import Settings
     from ioc_core.tasks.task import Task
@@ -65,3 +66,20 @@ def on_disable(settings: Settings, actor: str) -> None:
 @hookspec
 def readiness_checks(settings: Settings) -> dict[str, Any]:
     """Named async callables that raise when a part this plugin depends on is unreachable."""
+
+
+@hookspec
+def menu_counts(principal: Principal) -> dict[str, Callable[[], Awaitable[int]]]:
+    """Counts shown beside this plugin's menu items for `principal`, by the items' paths."""
+
+
+@hookspec
+def notification_kinds() -> dict[str, Callable[[dict], tuple[str, str]]]:
+    """How to word each kind of notification this plugin sends: params → (title, body), in the
+    current language."""
+
+
+@hookspec
+def notification_channels(settings: Settings) -> dict[str, Callable[..., Awaitable[None]]]:
+    """Ways to reach people beyond the in-app bell, by name ('email', 'sms'): each an async
+    callable (address, subject, body) that raises when the message was not accepted."""

@@ -7,13 +7,13 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from ioc_core import __version__
-from ioc_core.db.tables import AuditEvent, PluginState, RolloutPhase
+from ioc_core.db.tables import AuditEvent, PeriodicRun, PluginState, RolloutPhase
 from ioc_core.plugins.spec import PluginSpec
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[PluginState, RolloutPhase, AuditEvent],
+    table_classes=[PluginState, RolloutPhase, AuditEvent, PeriodicRun],
     migration_dependencies=[],
     commands=[],
 )

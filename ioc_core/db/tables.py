@@ -1,4 +1,4 @@
-"""The core's own tables: plugin state, rollout phases and the audit trail."""
+"""The core's own tables: plugin state, rollout phases, the audit trail, periodic runs."""
 
 from __future__ import annotations
 
@@ -36,3 +36,10 @@ class AuditEvent(Table, tablename="audit_event"):
     before = JSON(null=True, default=None)
     after = JSON(null=True, default=None)
     note = Text(default="")
+
+
+class PeriodicRun(Table, tablename="periodic_run"):
+    """When a cluster-wide periodic job last ran: the claim that makes it run once per period."""
+
+    name = Varchar(length=128, unique=True)
+    last_at = Timestamptz()

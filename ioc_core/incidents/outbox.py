@@ -21,9 +21,8 @@ are skipped, not parked: a plugin installed for a later rollout phase would othe
 event waiting for months; once enabled, it sees the events from then on.
 
 Once per cluster, the sweeper: `sweep()` runs its batches under `exclusive_transaction`, so two
-sweeps never send the same batch; `sweep_periodically` claims each period in the database (the
-row `HandledEvent(handler=SWEEPER, event=0)` holds the last run), so however many chains were
-started, one sweep runs per period and the extra chains end.
+sweeps never send the same batch; `sweep_periodically` claims each period in the database
+(`ioc_core.tasks.periodic`), so however many chains were started, one sweep runs per period.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from ioc_core.incidents.tables import HandledEvent, OutboxEvent
 from ioc_core.plugins.registry import PluginRegistry
 from ioc_core.plugins.state import PluginStates
 from ioc_core.tasks.gate import PluginGate
+from ioc_core.tasks.periodic import claim_period
 from ioc_core.tasks.task import TaskNotBound, task
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -61,7 +61,7 @@ SWEEP_BATCH = 100
 # A send slower than this counts as failed, so a hung broker connection cannot keep the sweep
 # lock (and on SQLite the write lock) for long; the event is simply sent again later.
 SEND_TIMEOUT_S = 5.0
-# The periodic sweeper's own row in handled_event: `at` is the time of the last periodic sweep.
+# The periodic sweeper's name in periodic_run.
 SWEEPER = "incidents.sweep_periodically"
 # Column lengths in ioc_core.incidents.tables; PostgreSQL refuses longer values, SQLite not.
 TOPIC_MAX = 64
@@ -260,30 +260,9 @@ def handler_name(handler: Callable[..., Any]) -> str:
 # No retry limit: the chain must outlive a long database or broker outage.
 @task(queue="events", max_retries=None, min_backoff=1_000, max_backoff=60_000)
 async def sweep_periodically() -> None:
-    """Sweep, and send itself again in SWEEP_EVERY_S seconds; extra chains end by themselves.
-
-    Each run claims the current period under `exclusive_transaction`: it goes on only if the
-    last periodic sweep, by any chain, is at least half a period old. Of two chains, the one
-    running less than half a period after the other ends, so they converge to one, and the last
-    claimer is always alive (its next message was sent in the claiming transaction).
-    """
-    every = SWEEP_EVERY_S
-    async with exclusive_transaction():
-        now = _now()
-        last = await HandledEvent.select(HandledEvent.at).where(HandledEvent.handler == SWEEPER)
-        if last and (now - last[0]["at"]).total_seconds() < every / 2:
-            log.debug("outbox: another sweeper chain swept at %s; this one ends", last[0]["at"])
-            return
-        if last:
-            await HandledEvent.update({HandledEvent.at: now}).where(HandledEvent.handler == SWEEPER)
-        else:
-            await HandledEvent.insert(HandledEvent(handler=SWEEPER, event=0, at=now))
-        # Inside the transaction: if the send fails, the claim rolls back and this message is
-        # retried, so a broker outage cannot end the only chain.
-        await asyncio.wait_for(
-            asyncio.to_thread(sweep_periodically.send_with_options, delay=int(every * 1000)),
-            SEND_TIMEOUT_S,
-        )
+    """Sweep, once per SWEEP_EVERY_S seconds across the cluster (see `claim_period`)."""
+    if not await claim_period(SWEEPER, SWEEP_EVERY_S, sweep_periodically):
+        return
     try:
         await sweep(SWEEP_OLDER_THAN_S)
     except Exception:  # not retried: the next period's sweep tries again

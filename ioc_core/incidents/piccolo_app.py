@@ -13,6 +13,7 @@ from ioc_core.incidents.tables import (
     HandledEvent,
     Incident,
     IncidentEvent,
+    IncidentFollower,
     OutboxEvent,
     TicketCounter,
 )
@@ -26,6 +27,7 @@ APP_CONFIG = AppConfig(
         TicketCounter,
         Incident,
         IncidentEvent,
+        IncidentFollower,
         Attachment,
         OutboxEvent,
         HandledEvent,

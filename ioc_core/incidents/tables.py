@@ -73,7 +73,15 @@ class Incident(Table, tablename="incident"):
     department = ForeignKey(Department, null=True, default=None, on_delete=OnDelete.restrict)
     assignee = ForeignKey(User, null=True, default=None, on_delete=OnDelete.restrict)
     sla_due_at = Timestamptz(null=True, default=None)
+    # When the assignee is warned that the due time is near; set with the due time.
+    sla_warn_at = Timestamptz(null=True, default=None)
+    # "" on time, "warned", "breached": each due time is warned and escalated at most once.
+    sla_state = Varchar(length=16, default="", index=True)
+    # While waiting on the citizen the clock stops; the due time moves on by the pause.
+    sla_paused_at = Timestamptz(null=True, default=None)
     escalation_level = Integer(default=0)
+    # The unit that must decide now (city leadership, province); null when not escalated.
+    escalated_to = ForeignKey(Department, null=True, default=None, on_delete=OnDelete.restrict)
     escalation_reason = Varchar(length=32, default="")
     public_note = Text(default="")
     expected_at = Timestamptz(null=True, default=None)
@@ -96,6 +104,15 @@ class IncidentEvent(Table, tablename="incident_event"):
     after = JSON(null=True, default=None)
     note = Text(default="")
     public = Boolean(default=False)
+
+
+class IncidentFollower(Table, tablename="incident_follower"):
+    """Who is told when what the citizen sees changes: a staff user, or an e-mail address."""
+
+    incident = ForeignKey(Incident, null=False, index=True, on_delete=OnDelete.restrict)
+    user = ForeignKey(User, null=True, default=None, on_delete=OnDelete.restrict)
+    email = Varchar(length=254, default="", secret=True)
+    created_at = Timestamptz()
 
 
 class Attachment(Table, tablename="attachment"):

@@ -16,6 +16,8 @@ class MenuItem:
     label_en: str
     path: str
     permission: str | None = None
+    # "menu": the main navigation; "account": beside the user's name (a bell, say).
+    placement: str = "menu"
 
 
 @dataclass(frozen=True)

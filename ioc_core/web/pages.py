@@ -81,23 +81,40 @@ async def page(
     principal = principal_of(request)
     token = request.cookies.get(SESSION_COOKIE)
     full_context = base_context(request)
-    full_context["menu"] = _menu(runtime.registry, await runtime.states.enabled(), principal)
+    enabled = await runtime.states.enabled()
+    full_context["menu"] = await _menu(runtime.registry, enabled, principal)
     if token and principal:
         full_context["flashes"] = await take_flashes(token)
     full_context.update(context or {})
     return render(request, template_name, full_context, status_code)
 
 
-def _menu(
+async def _menu(
     registry: PluginRegistry, enabled: frozenset[str], principal: Principal | None
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
+    """The items `principal` may use, each with its count when its plugin gives one."""
     if principal is None:
         return []
     english = i18n.current_language.get() == "en"
-    return [
-        {"label": item.label_en if english else item.label_vi, "path": item.path}
-        for name, plugin in registry.plugins.items()
-        if name in enabled
-        for item in plugin.spec.menu_items
-        if item.permission is None or principal.can(item.permission)
-    ]
+    counters: dict[str, Any] = {}
+    for name, answers in registry.per_plugin("menu_counts", principal=principal).items():
+        if name in enabled:
+            for answer in answers:
+                counters.update(answer or {})
+    items = []
+    for name, plugin in registry.plugins.items():
+        if name not in enabled:
+            continue
+        for item in plugin.spec.menu_items:
+            if item.permission is not None and not principal.can(item.permission):
+                continue
+            counter = counters.get(item.path)
+            items.append(
+                {
+                    "label": item.label_en if english else item.label_vi,
+                    "path": item.path,
+                    "placement": item.placement,
+                    "count": await counter() if counter else None,
+                }
+            )
+    return items

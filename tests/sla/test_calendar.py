@@ -51,6 +51,16 @@ def test_extra_days_off_and_bad_input() -> None:
     assert with_day_off.add(local(2026, 3, 2, 8), dt.timedelta(hours=1)) == local(2026, 3, 3, 8, 30)
     with pytest.raises(ValueError, match="negative"):
         CAL.add(local(2026, 3, 2, 8), dt.timedelta(hours=-1))
-    never = WorkCalendar(workdays=())
+    never = WorkCalendar(week={})
     with pytest.raises(ValueError, match="no working time"):
         never.add(local(2026, 3, 2, 8), dt.timedelta(hours=1))
+
+
+def test_subtract_mirrors_add_and_worked_weekend_days_count() -> None:
+    due = CAL.add(local(2026, 2, 13, 16), dt.timedelta(hours=5))
+    assert CAL.subtract(due, dt.timedelta(hours=5)) == local(2026, 2, 13, 16)
+    # 4 h before Monday 9:00: one hour on Monday, three on Friday afternoon.
+    assert CAL.subtract(local(2026, 3, 9, 8, 30), dt.timedelta(hours=4)) == local(2026, 3, 6, 14)
+    saturday = dt.date(2026, 3, 7)
+    worked = WorkCalendar(holidays=CAL.holidays, working_days=frozenset({saturday}))
+    assert worked.add(local(2026, 3, 6, 16, 30), dt.timedelta(hours=1)) == local(2026, 3, 7, 8)

@@ -1,0 +1,46 @@
+"""Built-in plugin `sla`: routing rules, SLA targets in working time, escalation up the
+department hierarchy (department → city leadership → province) and the leaders' queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ioc_core import __version__
+from ioc_core.hookspecs import hookimpl
+from ioc_core.plugins.spec import Permission, PluginSpec
+
+SPEC = PluginSpec(
+    name="sla",
+    title_vi="Điều phối, thời hạn và chuyển cấp",
+    title_en="Routing, SLA and escalation",
+    version=__version__,
+    core_versions=f"=={__version__}",
+    requires=("incidents",),
+    permissions=(
+        Permission(
+            "sla.configure",
+            "Cấu hình điều phối, thời hạn và lịch làm việc",
+            "Configure routing, SLA targets and the working calendar",
+        ),
+        Permission(
+            "sla.escalate",
+            "Chuyển sự vụ lên cấp trên",
+            "Escalate incidents",
+            ("leader", "dispatcher", "officer"),
+        ),
+        Permission(
+            "sla.decide",
+            "Quyết định sự vụ được chuyển lên",
+            "Decide escalated incidents",
+            ("leader",),
+        ),
+    ),
+    menu_items=(),
+    piccolo_app="ioc_core.sla.piccolo_app",
+    builtin=True,
+)
+
+
+@hookimpl
+def route_handlers() -> list[Any]:
+    return []
