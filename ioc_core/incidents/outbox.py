@@ -43,7 +43,7 @@ from ioc_core.db.transactions import write_transaction
 from ioc_core.incidents.tables import HandledEvent, OutboxEvent
 from ioc_core.plugins.registry import PluginRegistry
 from ioc_core.plugins.state import PluginStates
-from ioc_core.tasks.gate import PluginGate
+from ioc_core.tasks.gate import states_of
 from ioc_core.tasks.periodic import claim_period
 from ioc_core.tasks.task import TaskNotBound, task
 
@@ -227,13 +227,9 @@ async def _handle_once(name: str, event_id: int, handler: Handler, payload: Any)
 
 
 def _runtime() -> tuple[PluginRegistry, PluginStates]:
-    """The registry and plugin states of the runtime whose broker this actor is bound to: the
-    PluginGate that `build_runtime` installs on every broker holds both."""
     broker = deliver.actor.broker if deliver.actor is not None else dramatiq.get_broker()
-    for middleware in broker.middleware:
-        if isinstance(middleware, PluginGate):
-            return middleware.states.registry, middleware.states
-    raise RuntimeError("the broker has no PluginGate: build it with ioc_core.runtime.build_runtime")
+    states = states_of(broker)
+    return states.registry, states
 
 
 def _handlers(registry: PluginRegistry, topic: str) -> dict[str, list[tuple[str, Handler]]]:

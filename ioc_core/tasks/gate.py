@@ -36,3 +36,12 @@ class PluginGate(Middleware):
         parked = message.copy(message_id=generate_unique_id())
         broker.enqueue(parked, delay=self.park_delay_ms)
         raise SkipMessage(f"plugin {plugin} is disabled")
+
+
+def states_of(broker: dramatiq.Broker) -> PluginStates:
+    """The plugin states (and, through them, the registry) of the runtime that built `broker`:
+    how a task finds the plugins whose hooks it calls."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, PluginGate):
+            return middleware.states
+    raise RuntimeError("the broker has no PluginGate: build it with ioc_core.runtime.build_runtime")
