@@ -7,7 +7,8 @@ from typing import Any
 
 from ioc_core import __version__
 from ioc_core.hookspecs import hookimpl
-from ioc_core.plugins.spec import Permission, PluginSpec
+from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
+from ioc_core.sla import config_pages
 
 SPEC = PluginSpec(
     name="sla",
@@ -35,7 +36,9 @@ SPEC = PluginSpec(
             ("leader",),
         ),
     ),
-    menu_items=(),
+    menu_items=(
+        MenuItem("Điều phối và thời hạn", "Routing and SLA", "/sla/settings", "sla.configure"),
+    ),
     piccolo_app="ioc_core.sla.piccolo_app",
     builtin=True,
 )
@@ -43,4 +46,4 @@ SPEC = PluginSpec(
 
 @hookimpl
 def route_handlers() -> list[Any]:
-    return []
+    return [*config_pages.ROUTES]
