@@ -18,16 +18,29 @@ from ioc_core.geo.areas import area_for
 from ioc_core.geo.column import to_db
 from ioc_core.i18n import gettext
 from ioc_core.incidents import outbox
-from ioc_core.incidents.tables import Category, Incident, IncidentEvent, TicketCounter
+from ioc_core.incidents.tables import (
+    Category,
+    Incident,
+    IncidentEvent,
+    IncidentFollower,
+    TicketCounter,
+)
 from ioc_core.incidents.workflow import OPEN_STATUSES, PRIORITIES, check_transition
+from ioc_core.sla import clock, routing
 
 TICKET_PREFIX = "PT"
+# Who the timeline names for what the routing rules and SLA targets did.
+ROUTING_ACTOR = "system:routing"
 MAX_TITLE = 300
 MAX_TEXT = 10_000
 
 
 class IncidentNotFound(LookupError):
     pass
+
+
+class NoChange(Exception):
+    """Raised by a change that finds, under the lock, nothing left to do: nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +111,13 @@ async def create_incident(data: NewIncident, actor: str) -> Incident:
             created_at=now,
             updated_at=now,
         )
+        routed = await routing.route(incident, await clock.load_calendar(), now)
         await incident.save()
-        await _event(incident.id, actor, "created", None, public_fields(incident), public=True)
+        await timeline_event(
+            incident.id, actor, "created", None, public_fields(incident), public=True
+        )
+        if routed:
+            await timeline_event(incident.id, ROUTING_ACTOR, "routed", *routed)
         event_id = await outbox.emit(
             "incident.created", {"incident": incident.id, "code": incident.code}
         )
@@ -138,7 +156,7 @@ def public_fields(incident: Incident) -> dict[str, Any]:
     }
 
 
-async def _event(
+async def timeline_event(
     incident_id: int,
     actor: str,
     kind: str,
@@ -164,16 +182,23 @@ async def _event(
 Change = Callable[[Incident], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
 
 
-async def _change(
+async def change(
     incident_id: int,
     actor: str,
     kind: str,
-    change: Change,
+    apply: Change,
     *,
     note: str = "",
     public: bool = False,
+    then: Callable[[Incident], Awaitable[None]] | None = None,
 ) -> Incident:
-    """The one path every change takes: lock, change, timeline, outbox, commit, dispatch."""
+    """The one path every change takes: lock, change, timeline, outbox, commit, dispatch.
+
+    `apply` changes the locked incident in place and returns the (before, after) the timeline
+    and the domain event `incident.<kind>` keep; it may write more rows in the same transaction.
+    `then` runs after the change's timeline event, in the transaction, for what follows from it
+    (the routing it triggered, say). `NoChange` raised by `apply` rolls back and reaches the
+    caller."""
     engine = engine_finder()
     assert engine is not None
     async with write_transaction():
@@ -183,10 +208,12 @@ async def _change(
         incident = await query.first()
         if incident is None:
             raise IncidentNotFound(incident_id)
-        before, after = await change(incident)
+        before, after = await apply(incident)
         incident.updated_at = _now()
         await incident.save()
-        await _event(incident.id, actor, kind, before, after, note, public)
+        await timeline_event(incident.id, actor, kind, before, after, note, public)
+        if then is not None:
+            await then(incident)
         event_id = await outbox.emit(
             f"incident.{kind}",
             {"incident": incident.id, "code": incident.code, "before": before, "after": after},
@@ -198,15 +225,23 @@ async def _change(
 async def change_status(incident_id: int, target: str, actor: str, note: str = "") -> Incident:
     async def apply(incident: Incident) -> tuple[dict[str, Any], dict[str, Any]]:
         check_transition(incident.status, target)
-        before = {"status": incident.status}
+        before = {"status": incident.status, "sla_due_at": _iso(incident.sla_due_at)}
+        now = _now()
+        if target == "waiting":
+            clock.pause(incident, now)
+        elif incident.status == "waiting":
+            clock.resume(incident, now, await clock.load_calendar())
+        elif target == "reopened":
+            # A reopened report gets its full time again, from now.
+            await routing.route(incident, await clock.load_calendar(), now)
         incident.status = target
         if target in OPEN_STATUSES:
             incident.closed_at = None
         elif incident.closed_at is None:
-            incident.closed_at = _now()
-        return before, {"status": target}
+            incident.closed_at = now
+        return before, {"status": target, "sla_due_at": _iso(incident.sla_due_at)}
 
-    return await _change(incident_id, actor, "status", apply, note=note, public=True)
+    return await change(incident_id, actor, "status", apply, note=note, public=True)
 
 
 async def assign(
@@ -238,7 +273,7 @@ async def assign(
         after = {"department": department_id, "assignee": assignee_id, "status": incident.status}
         return before, after
 
-    return await _change(incident_id, actor, "assigned", apply, note=note)
+    return await change(incident_id, actor, "assigned", apply, note=note)
 
 
 async def comment(incident_id: int, actor: str, text: str, *, public: bool = False) -> Incident:
@@ -249,7 +284,7 @@ async def comment(incident_id: int, actor: str, text: str, *, public: bool = Fal
     async def apply(incident: Incident) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}
 
-    return await _change(incident_id, actor, "commented", apply, note=text, public=public)
+    return await change(incident_id, actor, "commented", apply, note=text, public=public)
 
 
 async def set_public_note(
@@ -264,11 +299,54 @@ async def set_public_note(
         incident.public_note, incident.expected_at = note.strip(), expected_at
         return before, {"public_note": incident.public_note, "expected_at": _iso(expected_at)}
 
-    return await _change(incident_id, actor, "public_note", apply, public=True)
+    return await change(incident_id, actor, "public_note", apply, public=True)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def recategorise(incident_id: int, actor: str, category_code: str) -> Incident:
+    """Give the incident another category; the routing rules and SLA targets apply again, the
+    clock still counted from when it was filed."""
+    category = await Category.select(Category.id).where(Category.code == category_code).first()
+    if category is None:
+        raise FormError({"category": gettext("No category %(code)s.") % {"code": category_code}})
+    routed: list[dict[str, Any]] = []
+
+    async def apply(incident: Incident) -> tuple[dict[str, Any], dict[str, Any]]:
+        if incident.category == category["id"]:
+            raise FormError({"category": gettext("The incident already has this category.")})
+        before = {"category": incident.category}
+        incident.category = category["id"]
+        calendar = await clock.load_calendar()
+        routed.extend(await routing.route(incident, calendar, incident.created_at) or ())
+        return before, {"category": incident.category}
+
+    async def log_routing(incident: Incident) -> None:
+        if routed:
+            await timeline_event(incident.id, ROUTING_ACTOR, "routed", *routed)
+
+    return await change(incident_id, actor, "recategorised", apply, then=log_routing)
+
+
+async def follow(incident_id: int, user_id: int) -> bool:
+    """Tell this user when what the citizen sees changes; False when they already follow."""
+    async with write_transaction():
+        if await IncidentFollower.exists().where(
+            (IncidentFollower.incident == incident_id) & (IncidentFollower.user == user_id)
+        ):
+            return False
+        await IncidentFollower.insert(
+            IncidentFollower(incident=incident_id, user=user_id, created_at=_now())
+        )
+    return True
+
+
+async def unfollow(incident_id: int, user_id: int) -> None:
+    await IncidentFollower.delete().where(
+        (IncidentFollower.incident == incident_id) & (IncidentFollower.user == user_id)
+    )
 
 
 EDITABLE = ("title", "description", "priority", "address")
@@ -300,4 +378,4 @@ async def edit_incident(incident_id: int, actor: str, changes: dict[str, str]) -
                 setattr(incident, field, value)
         return before, after
 
-    return await _change(incident_id, actor, "edited", apply)
+    return await change(incident_id, actor, "edited", apply)

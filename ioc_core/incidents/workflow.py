@@ -9,19 +9,22 @@ STATUSES = (
     "triaged",
     "assigned",
     "in_progress",
+    "waiting",
     "resolved",
     "closed",
     "reopened",
     "duplicate",
     "rejected",
 )
-OPEN_STATUSES = ("new", "triaged", "assigned", "in_progress", "reopened")
+OPEN_STATUSES = ("new", "triaged", "assigned", "in_progress", "waiting", "reopened")
 # A finished incident can only come back through "reopened", so its history shows it did.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("triaged", "assigned", "duplicate", "rejected"),
     "triaged": ("assigned", "duplicate", "rejected"),
-    "assigned": ("in_progress", "resolved", "triaged", "duplicate", "rejected"),
-    "in_progress": ("resolved", "assigned"),
+    "assigned": ("in_progress", "waiting", "resolved", "triaged", "duplicate", "rejected"),
+    "in_progress": ("resolved", "waiting", "assigned"),
+    # Waiting on the citizen (more detail, access to the site): the SLA clock stops.
+    "waiting": ("in_progress", "assigned", "resolved", "rejected"),
     "resolved": ("closed", "reopened"),
     "closed": ("reopened",),
     "reopened": ("triaged", "assigned", "in_progress", "duplicate", "rejected"),
@@ -37,6 +40,7 @@ def status_label(status: str) -> str:
         "triaged": gettext("Triaged"),
         "assigned": gettext("Assigned"),
         "in_progress": gettext("In progress"),
+        "waiting": gettext("Waiting on the citizen"),
         "resolved": gettext("Resolved"),
         "closed": gettext("Closed"),
         "reopened": gettext("Reopened"),

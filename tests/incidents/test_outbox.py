@@ -29,6 +29,7 @@ from ioc_core.plugins import lifecycle
 from ioc_core.plugins.spec import PluginSpec
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
+from ioc_core.tasks import periodic
 from tests.helpers import run, wait_until, worker
 
 TOPIC = "test.happened"
@@ -250,7 +251,7 @@ def test_the_periodic_sweeper_runs_once_per_period_however_many_chains(
         return await real_sweep(older_than_s)
 
     monkeypatch.setattr(outbox, "sweep", counted_sweep)
-    caplog.set_level(logging.DEBUG, logger=outbox.__name__)
+    caplog.set_level(logging.DEBUG, logger=periodic.__name__)
 
     def ended() -> int:
         return sum("this one ends" in r.getMessage() for r in caplog.records)

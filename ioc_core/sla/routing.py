@@ -1,0 +1,61 @@
+"""Which department answers for an incident and by when: the most specific routing rule and SLA
+target for its category, area and priority, applied when it is filed or re-categorised."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ioc_core.incidents.tables import Incident
+from ioc_core.sla.calendar import WorkCalendar
+from ioc_core.sla.clock import set_due
+from ioc_core.sla.tables import RoutingRule, SlaTarget
+
+
+async def rule_for(category: int | None, area: int | None) -> dict[str, Any] | None:
+    """Both sides matching beats the category alone, which beats the area alone, which beats
+    the catch-all rule."""
+    rows = await RoutingRule.select().where(
+        (RoutingRule.category.is_null() | (RoutingRule.category == category))
+        & (RoutingRule.area.is_null() | (RoutingRule.area == area))
+    )
+    return max(rows, key=lambda r: (r["category"] is not None, r["area"] is not None), default=None)
+
+
+async def target_for(category: int | None, priority: str) -> dict[str, Any] | None:
+    """Both sides matching beats the category alone, then the priority alone, then the default."""
+    rows = await SlaTarget.select().where(
+        (SlaTarget.category.is_null() | (SlaTarget.category == category))
+        & ((SlaTarget.priority == "") | (SlaTarget.priority == priority))
+    )
+    return max(rows, key=lambda r: (r["category"] is not None, r["priority"] != ""), default=None)
+
+
+def hours(value: float) -> dt.timedelta:
+    return dt.timedelta(hours=value)
+
+
+async def route(
+    incident: Incident, calendar: WorkCalendar, start: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Apply the rules to `incident` (in place, in the caller's transaction): the department of
+    the matching rule, and a due time of the matching target counted from `start`. Returns the
+    (before, after) of what changed, with the rule and target applied, or None."""
+    rule = await rule_for(incident.category, incident.area)
+    target = await target_for(incident.category, incident.priority)
+    before: dict[str, Any] = {"department": incident.department, "sla_due_at": _iso(incident)}
+    if rule is not None:
+        incident.department = rule["department"]
+    if target is not None:
+        due = calendar.add(start, hours(target["hours"]))
+        set_due(incident, due, hours(target["warn_hours"]), calendar)
+    after: dict[str, Any] = {"department": incident.department, "sla_due_at": _iso(incident)}
+    if before == after:
+        return None
+    after["rule"] = rule["id"] if rule else None
+    after["target"] = target["id"] if target else None
+    return before, after
+
+
+def _iso(incident: Incident) -> str | None:
+    return incident.sla_due_at.isoformat() if incident.sla_due_at else None
