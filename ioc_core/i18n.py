@@ -7,7 +7,8 @@ Messages are written in English in code and templates and translated by Babel ca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -58,6 +59,18 @@ def choose_language(*candidates: str | None) -> str:
     return next((c for c in candidates if c in LANGUAGES), DEFAULT_LANGUAGE)
 
 
+@contextmanager
+def language(code: str | None) -> Iterator[str]:
+    """Speak `code` inside the block (an e-mail in its recipient's language, not the sender's),
+    then the language of before; an unsupported code falls back to the default."""
+    chosen = choose_language(code)
+    token = current_language.set(chosen)
+    try:
+        yield chosen
+    finally:
+        current_language.reset(token)
+
+
 def local_time(value: dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     """A stored UTC time as the city reads it."""
     if value is None:
@@ -78,6 +91,11 @@ def parse_day(text: str) -> dt.date | None:
         except ValueError:
             continue
     raise ValueError(text)
+
+
+def local_today() -> dt.date:
+    """Today in the city."""
+    return dt.datetime.now(TIMEZONE).date()
 
 
 def day_start(day: dt.date) -> dt.datetime:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 DEFAULT_VAR_DIR = Path("var")
@@ -16,6 +17,8 @@ SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_LENGTH = 32
 BROKER_SCHEMES = ("embedded", "redis", "rediss", "amqp", "amqps")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+DEFAULT_SMTP_FROM = "IOC <noreply@localhost>"
 
 
 class SettingsError(ValueError):
@@ -40,6 +43,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     # A tile URL template ({z}/{x}/{y}); empty: the map draws wards and incidents on no tiles.
     map_tiles: str = ""
+    # Empty: no e-mail is sent. It may hold a password, so it is never printed.
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = DEFAULT_SMTP_FROM
 
     @property
     def https(self) -> bool:
@@ -87,6 +93,8 @@ class Settings:
             embedded_workers=int(_number("IOC_EMBEDDED_WORKERS", value("embedded_workers"), 2)),
             public_url=_public_url(value("public_url")),
             map_tiles=_map_tiles(value("map_tiles")),
+            smtp_url=_smtp_url(value("smtp_url")),
+            smtp_from=_smtp_from(value("smtp_from")),
         )
 
 
@@ -174,6 +182,40 @@ def _map_tiles(raw: str | None) -> str:
         return ""
     if not all(part in raw for part in ("{z}", "{x}", "{y}")):
         raise SettingsError("IOC_MAP_TILES", "must be a tile URL with {z}, {x} and {y}")
+    return raw
+
+
+def _smtp_url(raw: str | None) -> str:
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in SMTP_SCHEMES:
+        raise SettingsError(
+            "IOC_SMTP_URL",
+            f"unsupported scheme {parts.scheme or '(none)'!r}; use smtp://host:25, "
+            "smtp+starttls://user:password@host:587 or smtps://user:password@host:465",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise SettingsError("IOC_SMTP_URL", "the port must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise SettingsError("IOC_SMTP_URL", "needs a host name: smtp://mail.example.vn:25")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError("IOC_SMTP_URL", "takes no path or query: smtp://host:port")
+    if parts.password is not None and not parts.username:
+        raise SettingsError("IOC_SMTP_URL", "a password needs a user name: smtp://user:pass@host")
+    return raw
+
+
+def _smtp_from(raw: str | None) -> str:
+    if not raw:
+        return DEFAULT_SMTP_FROM
+    _, address = parseaddr(raw)
+    if "@" not in address or any(c in raw for c in "\r\n"):
+        raise SettingsError("IOC_SMTP_FROM", "must be an address, e.g. IOC <noreply@example.vn>")
     return raw
 
 

@@ -25,6 +25,7 @@ BUILTIN_PLUGINS = (
     "ioc_core.piccolo_app",
     "ioc_core.auth.plugin",
     "ioc_core.incidents.plugin",
+    "ioc_core.notifications.plugin",
     "ioc_core.sla.plugin",
     "ioc_core.web.health",
     "ioc_core.web.portal",
