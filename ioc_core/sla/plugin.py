@@ -3,12 +3,16 @@ department hierarchy (department → city leadership → province) and the leade
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ioc_core import __version__
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
-from ioc_core.sla import config_pages
+from ioc_core.sla import config_pages, sweep
+from ioc_core.sla.commands import sla_group
+
+log = logging.getLogger(__name__)
 
 SPEC = PluginSpec(
     name="sla",
@@ -47,3 +51,22 @@ SPEC = PluginSpec(
 @hookimpl
 def route_handlers() -> list[Any]:
     return [*config_pages.ROUTES]
+
+
+@hookimpl
+def tasks() -> list[Any]:
+    return [sweep.sweep_periodically]
+
+
+@hookimpl
+def cli_commands() -> list[Any]:
+    return [sla_group]
+
+
+@hookimpl
+def startup() -> None:
+    """Every web process starts a sweep chain; chains beyond the first end at once."""
+    try:
+        sweep.start_sweeper()
+    except Exception as exc:  # a broker that is down at start-up must not stop the web process
+        log.warning("SLA sweep not started (broker unreachable?): %s", exc)
