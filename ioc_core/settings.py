@@ -7,10 +7,10 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from email.utils import parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_VAR_DIR = Path("var")
 SECRET_KEY_FILE = "secret_key"
@@ -207,6 +207,9 @@ def _smtp_url(raw: str | None) -> str:
         raise SettingsError("IOC_SMTP_URL", "takes no path or query: smtp://host:port")
     if parts.password is not None and not parts.username:
         raise SettingsError("IOC_SMTP_URL", "a password needs a user name: smtp://user:pass@host")
+    if not unquote(parts.netloc.rpartition("@")[0]).isascii():
+        # Python's SMTP client sends the login in ASCII only.
+        raise SettingsError("IOC_SMTP_URL", "the user name and password must be ASCII")
     return raw
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,14 @@ from piccolo.engine import engine_finder
 
 from ioc_core import i18n
 from ioc_core.auth.tables import User
-from ioc_core.notifications.tables import KIND_MAX, LINK_MAX, Notification, OutboundMessage
+from ioc_core.notifications.tables import (
+    ADDRESS_MAX,
+    CHANNEL_MAX,
+    KIND_MAX,
+    LINK_MAX,
+    Notification,
+    OutboundMessage,
+)
 from ioc_core.plugins.state import PluginStates
 
 Wording = Callable[[dict[str, Any]], tuple[str, str]]
@@ -38,7 +45,6 @@ log = logging.getLogger(__name__)
 EMAIL = "email"
 # Addresses given without a user are written to in the platform's default language.
 ADDRESS_LANGUAGE = i18n.DEFAULT_LANGUAGE
-ADDRESS_MAX = 254
 PAGE_SIZE = 25
 
 
@@ -49,10 +55,13 @@ async def notify(
     link: str = "",
     users: Iterable[int] = (),
     emails: Iterable[str] = (),
+    addresses: Mapping[str, Iterable[str]] | None = None,
 ) -> int:
     """Notify each active user of `users` under their bell and, when they have an address, by
-    e-mail in their language; e-mail each of `emails` in Vietnamese. Each user and each address
-    (compared without case) is told once. Return how many rows were written.
+    e-mail in their language; e-mail each of `emails` in Vietnamese; reach each address of
+    `addresses` ({channel: [address, ...]}, e.g. {"sms": ["+84901234567"]}) through that
+    channel in Vietnamese. Each user, and each address of a channel (compared without case), is
+    told once. Return how many rows were written.
 
     Call it inside the transaction of the change, as `outbox.emit`: it raises outside one.
     `params` must be JSON-serialisable; `link` is a path on this site, e.g. "/incidents/12".
@@ -77,18 +86,22 @@ async def notify(
         Notification(user=p["id"], created_at=now, kind=kind, params=params, link=link)
         for p in people
     ]
-    recipients = [(p["email"], p["language"]) for p in people]
-    recipients += [(address, ADDRESS_LANGUAGE) for address in emails]
-    seen: set[str] = set()
+    recipients = [(EMAIL, p["email"], p["language"]) for p in people]
+    recipients += [(EMAIL, address, ADDRESS_LANGUAGE) for address in emails]
+    for channel, more in (addresses or {}).items():
+        if not 0 < len(channel) <= CHANNEL_MAX:
+            raise ValueError(f"channel must be 1 to {CHANNEL_MAX} characters: {channel!r}")
+        recipients += [(channel, address, ADDRESS_LANGUAGE) for address in more]
+    seen: set[tuple[str, str]] = set()
     messages = []
-    for address, language in recipients:
+    for channel, address, language in recipients:
         address = (address or "").strip()
-        if not _looks_like_address(address) or address.casefold() in seen:
+        if not _usable(channel, address) or (channel, address.casefold()) in seen:
             continue
-        seen.add(address.casefold())
+        seen.add((channel, address.casefold()))
         messages.append(
             OutboundMessage(
-                channel=EMAIL,
+                channel=channel,
                 address=address,
                 language=i18n.choose_language(language),
                 kind=kind,
@@ -104,12 +117,15 @@ async def notify(
     return len(notifications) + len(messages)
 
 
-def _looks_like_address(address: str) -> bool:
-    """Enough to refuse what no mail server would take; the server judges the rest."""
+def _usable(channel: str, address: str) -> bool:
+    """Enough to refuse what no server would take; the channel's server judges the rest."""
     if not address:
         return False
-    if len(address) > ADDRESS_MAX or "@" not in address or any(c.isspace() for c in address):
-        log.warning("notifications: %r is not an e-mail address; not written to", address)
+    malformed = len(address) > ADDRESS_MAX
+    if channel == EMAIL:
+        malformed = malformed or "@" not in address or any(c.isspace() for c in address)
+    if malformed:
+        log.warning("notifications: %r is not a %s address; not written to", address, channel)
         return False
     return True
 

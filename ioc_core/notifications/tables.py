@@ -10,6 +10,8 @@ from ioc_core.auth.tables import User
 
 KIND_MAX = 64
 LINK_MAX = 500
+CHANNEL_MAX = 32
+ADDRESS_MAX = 254
 ERROR_MAX = 500
 
 # Both tables keep the kind and its parameters, not the words: the words are made when read
@@ -36,8 +38,8 @@ class OutboundMessage(Table, tablename="outbound_message"):
     message by setting `claimed_until` (its lease); a failed send sets it to the time of the
     next try."""
 
-    channel = Varchar(length=32)
-    address = Varchar(length=254, secret=True)
+    channel = Varchar(length=CHANNEL_MAX)
+    address = Varchar(length=ADDRESS_MAX, secret=True)
     language = Varchar(length=8, default="vi")
     kind = Varchar(length=KIND_MAX)
     params = JSON(default={})
