@@ -69,6 +69,12 @@ def readiness_checks(settings: Settings) -> dict[str, Any]:
 
 
 @hookspec
+def incident_panels() -> list[Callable[..., Awaitable[str | None]]]:
+    """Panels this plugin adds to a staff incident page: async (request, incident, errors) →
+    HTML, or None when the panel has nothing to show."""
+
+
+@hookspec
 def menu_counts(principal: Principal) -> dict[str, Callable[[], Awaitable[int]]]:
     """Counts shown beside this plugin's menu items for `principal`, by the items' paths."""
 

@@ -16,7 +16,7 @@ from ioc_core.auth.tables import Department, User
 from ioc_core.i18n import day_noon, day_start, gettext, parse_day
 from ioc_core.incidents import service
 from ioc_core.incidents.export import FORMATS, export
-from ioc_core.incidents.tables import Area, Category, Incident, IncidentEvent
+from ioc_core.incidents.tables import Area, Category, Incident, IncidentEvent, IncidentFollower
 from ioc_core.incidents.visibility import can_see, visible_to
 from ioc_core.incidents.workflow import (
     PRIORITIES,
@@ -90,10 +90,10 @@ async def incidents_list(request: Request[Any, Any, Any]) -> Response[str]:
 async def incident_detail(
     request: Request[Any, Any, Any], incident_id: FromPath[int]
 ) -> Response[str]:
-    return await _detail_page(request, incident_id)
+    return await detail_page(request, incident_id)
 
 
-async def _detail_page(
+async def detail_page(
     request: Request[Any, Any, Any],
     incident_id: int,
     errors: dict[str, str] | None = None,
@@ -101,6 +101,7 @@ async def _detail_page(
     if not await can_see(acting(request), incident_id):
         raise access_denied_or_missing()
     incident = await Incident.objects().get(Incident.id == incident_id)
+    principal = acting(request)
     events = (
         await IncidentEvent.select()
         .where(IncidentEvent.incident == incident_id)
@@ -117,9 +118,33 @@ async def _detail_page(
         "users": await User.select(User.id, User.username, User.full_name)
         .where(User.is_active.eq(True))
         .order_by(User.username),
+        "categories": await Category.select(Category.id, Category.code, Category.name_vi)
+        .where(Category.active.eq(True))
+        .order_by(Category.name_vi),
+        "following": principal.kind == "user"
+        and await IncidentFollower.exists().where(
+            (IncidentFollower.incident == incident_id) & (IncidentFollower.user == principal.id)
+        ),
+        "panels": await _panels(request, incident, errors or {}),
         "errors": errors or {},
     }
     return await page(request, "incidents/detail.html", context, status_code=422 if errors else 200)
+
+
+async def _panels(
+    request: Request[Any, Any, Any], incident: Incident, errors: dict[str, str]
+) -> list[str]:
+    """What enabled plugins add to the page (the SLA and escalation panel, say)."""
+    runtime = request.app.state.runtime
+    enabled = await runtime.states.enabled()
+    panels = []
+    for name, answers in runtime.registry.per_plugin("incident_panels").items():
+        if name in enabled:
+            for render in (r for answer in answers for r in answer or ()):
+                html = await render(request, incident, errors)
+                if html:
+                    panels.append(html)
+    return panels
 
 
 def access_denied_or_missing() -> NotFoundException:
@@ -127,16 +152,17 @@ def access_denied_or_missing() -> NotFoundException:
     return NotFoundException()
 
 
-async def _act(request: Request[Any, Any, Any], incident_id: int, action: Any) -> Response[Any]:
-    """Run one change from a form; its errors show on the detail page beside the form."""
+async def act(request: Request[Any, Any, Any], incident_id: int, action: Any) -> Response[Any]:
+    """Run one change from a form; its errors show on the detail page beside the form (the
+    forms of plugins' panels too)."""
     if not await can_see(acting(request), incident_id):
         raise access_denied_or_missing()
     try:
         await action()
     except TransitionError as exc:
-        return await _detail_page(request, incident_id, {"status": str(exc)})
+        return await detail_page(request, incident_id, {"status": str(exc)})
     except AuthError as exc:
-        return await _detail_page(request, incident_id, errors_of(exc))
+        return await detail_page(request, incident_id, errors_of(exc))
     return Redirect(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -147,7 +173,7 @@ async def incident_status(
     values, _ = await form_of(request)
     actor = acting(request).actor
     target, note = values.get("status", ""), values.get("note", "")
-    return await _act(
+    return await act(
         request, incident_id, lambda: service.change_status(incident_id, target, actor, note)
     )
 
@@ -160,7 +186,7 @@ async def incident_assign(
     actor = acting(request).actor
     department = int(values["department"]) if values.get("department", "").isdigit() else None
     assignee = int(values["assignee"]) if values.get("assignee", "").isdigit() else None
-    return await _act(
+    return await act(
         request,
         incident_id,
         lambda: service.assign(incident_id, actor, department_id=department, assignee_id=assignee),
@@ -174,7 +200,7 @@ async def incident_comment(
     values, _ = await form_of(request)
     actor = acting(request).actor
     public = values.get("public") == "on"
-    return await _act(
+    return await act(
         request,
         incident_id,
         lambda: service.comment(incident_id, actor, values.get("comment", ""), public=public),
@@ -190,15 +216,38 @@ async def incident_public_note(
     try:
         expected = _local_date(values.get("expected_at", ""))
     except ValueError:
-        return await _detail_page(
+        return await detail_page(
             request, incident_id, {"expected_at": gettext("Use a date like 15/01/2027.")}
         )
     note = values.get("public_note", "")
-    return await _act(
+    return await act(
         request,
         incident_id,
         lambda: service.set_public_note(incident_id, actor, note, expected),
     )
+
+
+@post("/incidents/{incident_id:int}/category", opt=ASSIGN, include_in_schema=False)
+async def incident_category(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    values, _ = await form_of(request)
+    actor = acting(request).actor
+    code = values.get("category", "")
+    return await act(request, incident_id, lambda: service.recategorise(incident_id, actor, code))
+
+
+@post("/incidents/{incident_id:int}/follow", opt=VIEW, include_in_schema=False)
+async def incident_follow(
+    request: Request[Any, Any, Any], incident_id: FromPath[int]
+) -> Response[Any]:
+    """Follow (or, with `stop`, unfollow): be told when what the citizen sees changes."""
+    values, _ = await form_of(request)
+    principal = acting(request)
+    if principal.kind != "user":
+        raise ValidationException(gettext("Only a signed-in person can follow an incident."))
+    change = service.unfollow if values.get("stop") else service.follow
+    return await act(request, incident_id, lambda: change(incident_id, principal.id))
 
 
 def _local_date(text: str) -> dt.datetime | None:
@@ -253,6 +302,8 @@ ROUTES = [
     incident_assign,
     incident_comment,
     incident_public_note,
+    incident_category,
+    incident_follow,
     incidents_bulk_assign,
     incidents_export,
 ]

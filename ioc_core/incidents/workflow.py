@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ioc_core.i18n import gettext
 
 STATUSES = (
@@ -32,6 +34,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": ("reopened",),
 }
 PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def is_overdue(status: str, due: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """Open, not waiting on the citizen (the clock stops), and past its due time."""
+    if due is None or status not in OPEN_STATUSES or status == "waiting":
+        return False
+    return due <= (now or dt.datetime.now(dt.UTC))
 
 
 def status_label(status: str) -> str:

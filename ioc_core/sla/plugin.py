@@ -7,9 +7,10 @@ import logging
 from typing import Any
 
 from ioc_core import __version__
+from ioc_core.auth.principal import Principal
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
-from ioc_core.sla import config_pages, sweep
+from ioc_core.sla import config_pages, incident_pages, notices, queues, sweep
 from ioc_core.sla.commands import sla_group
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ SPEC = PluginSpec(
     title_en="Routing, SLA and escalation",
     version=__version__,
     core_versions=f"=={__version__}",
-    requires=("incidents",),
+    requires=("incidents", "notifications"),
     permissions=(
         Permission(
             "sla.configure",
@@ -41,6 +42,9 @@ SPEC = PluginSpec(
         ),
     ),
     menu_items=(
+        MenuItem("Chuyển lên tôi", "Escalated to me", "/sla/queues/escalated", "sla.decide"),
+        MenuItem("Quá hạn", "Overdue", "/sla/queues/overdue", "sla.decide"),
+        MenuItem("Chờ kinh phí", "Waiting on budget", "/sla/queues/budget", "sla.decide"),
         MenuItem("Điều phối và thời hạn", "Routing and SLA", "/sla/settings", "sla.configure"),
     ),
     piccolo_app="ioc_core.sla.piccolo_app",
@@ -50,7 +54,27 @@ SPEC = PluginSpec(
 
 @hookimpl
 def route_handlers() -> list[Any]:
-    return [*config_pages.ROUTES]
+    return [*config_pages.ROUTES, *incident_pages.ROUTES, *queues.ROUTES]
+
+
+@hookimpl
+def incident_panels() -> list[Any]:
+    return [incident_pages.sla_panel]
+
+
+@hookimpl
+def event_handlers() -> dict[str, list[Any]]:
+    return notices.HANDLERS
+
+
+@hookimpl
+def notification_kinds() -> dict[str, Any]:
+    return notices.WORDING
+
+
+@hookimpl
+def menu_counts(principal: Principal) -> dict[str, Any]:
+    return queues.counts(principal)
 
 
 @hookimpl

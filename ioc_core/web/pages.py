@@ -12,6 +12,7 @@ from jinja2 import Template
 from litestar import Request
 from litestar.response import Response
 from litestar.template.base import csrf_token
+from markupsafe import Markup
 
 from ioc_core import i18n
 from ioc_core.auth.principal import Principal
@@ -67,6 +68,14 @@ def _render_block(template: Template, block: str, context: dict[str, Any]) -> st
     next(top_level, None)
     top_level.close()
     return "".join(template.blocks[block](ctx))
+
+
+def render_partial(
+    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any]
+) -> Markup:
+    """A piece of a page (a panel a plugin adds), with what every template may use."""
+    template = request.app.state.jinja.get_template(template_name)
+    return Markup(template.render({**base_context(request), **context}))
 
 
 async def page(

@@ -7,6 +7,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from ioc_core import i18n
+from ioc_core.incidents.workflow import is_overdue
 from ioc_core.plugins.registry import PluginRegistry
 
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -38,5 +39,7 @@ def make_environment(registry: PluginRegistry) -> Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["localtime"] = i18n.local_time
+    # Due times show on every incident list and page, marked when overdue.
+    env.globals["is_overdue"] = is_overdue
     i18n.add_catalogs(plugin_folders(registry, "locale"))
     return env
