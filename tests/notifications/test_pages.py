@@ -47,6 +47,10 @@ def tell(user_id: int, what: str, link: str = "/incidents/7", kind: str = HELLO)
     return run(write())
 
 
+# Inside `with TestClient(...)` the database is reached on the app's event loop, where
+# PostgreSQL's connection pool lives: `client.blocking_portal.call(...)`.
+
+
 def bell(html: str) -> str | None:
     found = re.search(r'data-testid="count-/notifications">(\d+)<', html)
     return found.group(1) if found else None
@@ -81,11 +85,11 @@ def test_the_bell_counts_unread_and_the_page_marks_them_read(plain_runtime: Runt
         # Another user's notification is not there for this one: 404, and it stays unread.
         other = client.post(f"/notifications/{theirs}/read", data={"_csrf_token": token})
         assert other.status_code == 404
-        assert run(service.unread_count(ann)) == 1
+        assert client.blocking_portal.call(service.unread_count, ann) == 1
 
         done = client.post("/notifications/read-all", data={"_csrf_token": token})
         assert done.status_code == 200 and 'data-testid="unread">0' in done.text
-        assert run(service.unread_count(lan)) == 0
+        assert client.blocking_portal.call(service.unread_count, lan) == 0
         assert bell(client.get("/notifications").text) is None, "no count when all are read"
 
     with TestClient(create_app(runtime=plain_runtime)) as client:

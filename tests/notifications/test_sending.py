@@ -17,7 +17,6 @@ from ioc_core.notifications.commands import notifications_group
 from ioc_core.notifications.service import notify
 from ioc_core.notifications.tables import OutboundMessage
 from ioc_core.runtime import Runtime
-from ioc_core.settings import Settings
 from tests.helpers import run, wait_until, worker
 from tests.notifications.conftest import (
     HELLO,
@@ -238,7 +237,3 @@ def test_cli_test_without_smtp_says_so(plain_runtime: Runtime) -> None:
         notifications_group, ["test", "ops@example.vn"], obj={"runtime": plain_runtime}
     )
     assert result.exit_code == 2 and "IOC_SMTP_URL" in result.output
-
-
-def test_settings_are_checked(environ: dict[str, str]) -> None:
-    assert isinstance(Settings.load(environ).smtp_url, str)
