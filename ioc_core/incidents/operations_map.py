@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Request, get
@@ -11,11 +12,11 @@ from litestar.response import Response
 
 from ioc_core.geo import spatial
 from ioc_core.geo.areas import areas_geojson
-from ioc_core.i18n import gettext
+from ioc_core.i18n import gettext, local_time
 from ioc_core.incidents.routes import filter_choices
 from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.visibility import visible_to
-from ioc_core.incidents.workflow import STATUSES, status_label
+from ioc_core.incidents.workflow import STATUSES, is_overdue, status_label
 from ioc_core.web.forms import acting
 from ioc_core.web.pages import page
 
@@ -94,6 +95,7 @@ async def incidents_geojson(
                 Incident.code,
                 Incident.title,
                 Incident.status,
+                Incident.sla_due_at,
                 Incident.lon,
                 Incident.lat,
             ).where(Incident.id.is_in(ids))
@@ -110,11 +112,21 @@ async def incidents_geojson(
                     "title": r["title"],
                     "status": r["status"],
                     "status_label": status_label(r["status"]),
+                    "due_at": r["sla_due_at"].isoformat() if r["sla_due_at"] else None,
+                    "due_label": _due_label(r["status"], r["sla_due_at"]),
+                    "overdue": is_overdue(r["status"], r["sla_due_at"]),
                 },
             }
             for r in rows
         ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _due_label(status: str, due: dt.datetime | None) -> str:
+    if due is None:
+        return ""
+    label = gettext("Due %(time)s") % {"time": local_time(due)}
+    return f"{label} · {gettext('overdue')}" if is_overdue(status, due) else label
 
 
 @get("/api/areas.geojson", opt=VIEW, summary="Wards valid today, as GeoJSON")

@@ -122,6 +122,11 @@ def test_overdue_is_marked_in_lists_and_queued_for_the_leader(runtime: Runtime) 
         queue = client.get("/sla/queues/overdue").text
         assert late.code in queue and on_time.code not in queue
         assert count_in_menu(queue, "/sla/queues/overdue") == 1
+        box = "108.0,10.85,108.2,11.0"
+        points = client.get(f"/api/incidents.geojson?bbox={box}&zoom=16").json()["features"]
+        marked = {p["properties"]["code"]: p["properties"] for p in points}
+        assert marked[late.code]["overdue"] and "quá hạn" in marked[late.code]["due_label"]
+        assert not marked[on_time.code]["overdue"] and marked[on_time.code]["due_at"]
     # Waiting on the citizen stops the clock: no longer marked or queued as overdue.
     run(service.assign(late.id, "t", department_id=made.works))
     run(service.change_status(late.id, "waiting", "t"))

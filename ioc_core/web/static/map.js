@@ -71,8 +71,14 @@
       popup.appendChild(link);
       popup.appendChild(document.createElement("br"));
       popup.appendChild(document.createTextNode(p.status_label));
+      if (p.due_label) {
+        popup.appendChild(document.createElement("br"));
+        popup.appendChild(document.createTextNode(p.due_label));
+      }
       return L.circleMarker(latlng, {
-        radius: 7, weight: 2, className: "incident status-" + p.status,
+        radius: 7,
+        weight: 2,
+        className: "incident status-" + p.status + (p.overdue ? " overdue" : ""),
       }).bindPopup(popup);
     }
 
