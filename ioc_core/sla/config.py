@@ -126,11 +126,13 @@ async def save_sla_target(
     hours = _number(values, "hours", errors)
     if hours is not None and not 0 < hours <= MAX_HOURS:
         errors["hours"] = gettext("Hours: more than 0 and at most %(max)s.") % {"max": MAX_HOURS}
+        # Not compared with the warning: that would report one mistake twice.
+        hours = None
     warn_hours = _number(values, "warn_hours", errors)
     if warn_hours is not None and warn_hours < 0:
-        errors["warn_hours"] = gettext("Warning: 0 hours or more.")
+        errors["warn_hours"] = gettext("Warn: 0 hours or more.")
     elif warn_hours is not None and hours is not None and warn_hours >= hours:
-        errors["warn_hours"] = gettext("Warning: fewer hours than the time to resolve.")
+        errors["warn_hours"] = gettext("Warn: fewer hours than the hours to resolve.")
     async with _writing():
         row = await _existing(SlaTarget, target_id)
         category = await _reference(values, "category", Category, errors)

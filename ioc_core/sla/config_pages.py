@@ -413,7 +413,9 @@ def _by_label(labels: dict[int, str]) -> dict[int, str]:
 
 def _any_last(labels: dict[int, str], value: int | None) -> tuple[bool, str]:
     """A sort key: named values by label, then "any" (None)."""
-    return value is None, labels.get(value, "").casefold() if value is not None else ""
+    if value is None:
+        return True, ""
+    return False, labels.get(value, "").casefold()
 
 
 def _text(value: int | None) -> str:

@@ -132,6 +132,7 @@ def test_sla_targets_are_checked_unique_and_audited(runtime: Runtime) -> None:
     target = {"category": str(ids["roads"]), "priority": "high", "hours": "16", "warn_hours": "4"}
     for bad, field in (
         ({**target, "hours": "0"}, "hours"),
+        ({**target, "hours": "2", "warn_hours": "2"}, "warn_hours"),
         ({**target, "hours": "-3"}, "hours"),
         ({**target, "hours": "nhiều"}, "hours"),
         ({**target, "hours": "nan"}, "hours"),
@@ -291,6 +292,7 @@ def test_an_administrator_configures_everything_through_the_forms(runtime: Runti
         bad = client.post("/sla/settings/targets/new", data=form | {**target, "hours": "0"})
         assert bad.status_code == 422 and 'id="e-hours"' in bad.text
         assert 'value="1"' in bad.text, "what was typed stays in the form"
+        assert 'id="e-warn_hours"' not in bad.text, "1 hour is fine; only the hours are wrong"
         client.post("/sla/settings/targets/new", data=form | target)
         targets = client.get("/sla/settings/targets").text
         assert "Khẩn cấp" in targets or "Urgent" in targets
