@@ -13,7 +13,6 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
 
-from ioc_core.auth.routes import safe_next
 from ioc_core.i18n import gettext, ngettext
 from ioc_core.notifications import service
 from ioc_core.web.forms import done, form_of
@@ -45,13 +44,8 @@ async def notifications_list(request: Request[Any, Any, Any]) -> Response[str]:
     items = []
     for row in listing.rows:
         title, body = service.render(wording, row["kind"], row["params"])
-        items.append(row | {"title": title, "body": body, "link": safe_link(row["link"])})
+        items.append(row | {"title": title, "body": body, "link": service.safe_link(row["link"])})
     return await page(request, "notifications/list.html", {"listing": listing, "items": items})
-
-
-def safe_link(link: str) -> str:
-    """A path on this site, or nothing: a stored link must not send anyone elsewhere."""
-    return link if link and safe_next(link) == link else ""
 
 
 @post("/notifications/{notification_id:int}/read", opt=VIEW, include_in_schema=False)
@@ -64,7 +58,7 @@ async def notification_read(
     link = await service.mark_read(user_id, notification_id)
     if link is None:
         raise NotFoundException()
-    if values.get("open") and safe_link(link):
+    if values.get("open") and service.safe_link(link):
         return Redirect(link, status_code=303)
     back = values.get("page", "")
     return Redirect(f"{LIST}?page={back}" if back.isdigit() else LIST, status_code=303)

@@ -12,8 +12,8 @@ attempt, its error and a later `claimed_until` (backoff), until MAX_ATTEMPTS, wh
 up (`failed_at`). A message for a channel no enabled plugin provides (e-mail with no SMTP
 server configured, say) is given up at once, with the reason in `last_error`.
 
-Delivery is at most once per claim, not exactly once: a worker killed after the server took a
-message but before `sent_at` was written sends it again after the lease.
+Each message is sent once, but for one case: a worker killed after the server took a message
+and before `sent_at` was written leaves it claimed, and it is sent again after the lease.
 """
 
 from __future__ import annotations
@@ -83,16 +83,8 @@ async def send_pending(states: PluginStates, batch: int = BATCH) -> int:
 
 async def channels_of(states: PluginStates) -> dict[str, Channel]:
     """Every channel the enabled plugins provide, by name."""
-    enabled = await states.enabled()
-    found: dict[str, Channel] = {}
-    registry = states.registry
-    for name, answers in registry.per_plugin(
-        "notification_channels", settings=registry.settings
-    ).items():
-        if name in enabled:
-            for answer in answers:
-                found.update(answer or {})
-    return found
+    settings = states.registry.settings
+    return await service.merged_answers(states, "notification_channels", settings=settings)
 
 
 async def pending() -> int:
@@ -156,9 +148,9 @@ async def _send_one(
         return False
     with i18n.language(message["language"]):
         subject, body = service.render(wording, message["kind"], message["params"])
-    link = message["link"]
+    link = service.safe_link(message["link"])
     if link:
-        body = f"{body}\n\n{public_url}{link}" if link.startswith("/") else f"{body}\n\n{link}"
+        body = f"{body}\n\n{public_url}{link}"
     try:
         await asyncio.wait_for(channel(message["address"], subject, body.strip()), SEND_TIMEOUT_S)
     except Exception as exc:  # whatever the channel raised, the message is tried again later

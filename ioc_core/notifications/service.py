@@ -27,6 +27,7 @@ from typing import Any
 from piccolo.engine import engine_finder
 
 from ioc_core import i18n
+from ioc_core.auth.routes import safe_next
 from ioc_core.auth.tables import User
 from ioc_core.notifications.tables import (
     ADDRESS_MAX,
@@ -132,13 +133,23 @@ def _usable(channel: str, address: str) -> bool:
 
 async def wordings(states: PluginStates) -> dict[str, Wording]:
     """The wording of every kind the enabled plugins declare."""
+    return await merged_answers(states, "notification_kinds")
+
+
+async def merged_answers(states: PluginStates, hook: str, **kwargs: Any) -> dict[str, Any]:
+    """The enabled plugins' answers to a hook that answers a dict, merged in plugin order."""
     enabled = await states.enabled()
-    found: dict[str, Wording] = {}
-    for name, answers in states.registry.per_plugin("notification_kinds").items():
+    merged: dict[str, Any] = {}
+    for name, answers in states.registry.per_plugin(hook, **kwargs).items():
         if name in enabled:
             for answer in answers:
-                found.update(answer or {})
-    return found
+                merged.update(answer or {})
+    return merged
+
+
+def safe_link(link: str) -> str:
+    """A path on this site, or nothing: a stored link must not send anyone elsewhere."""
+    return link if link and safe_next(link) == link else ""
 
 
 def render(wording: dict[str, Wording], kind: str, params: dict[str, Any]) -> tuple[str, str]:

@@ -121,3 +121,17 @@ def test_an_api_key_has_no_notifications(plain_runtime: Runtime) -> None:
         assert answer.status_code == 403
         assert "API" in answer.json()["detail"]
         assert client.get("/notifications").status_code in (401, 303)
+
+
+def test_a_link_off_this_site_is_not_followed(plain_runtime: Runtime) -> None:
+    lan = run(create_user("lan", PASSWORD, roles=["officer"], actor="t")).id
+    away = tell(lan, "PT-5", link="//evil.example/login")
+    with TestClient(create_app(runtime=plain_runtime)) as client:
+        token = sign_in(client, "lan")
+        assert "evil.example" not in client.get("/notifications").text
+        opened = client.post(
+            f"/notifications/{away}/read",
+            data={"_csrf_token": token, "open": "1"},
+            follow_redirects=False,
+        )
+        assert (opened.status_code, opened.headers["location"]) == (303, "/notifications")
