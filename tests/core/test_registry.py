@@ -13,7 +13,7 @@ from ioc_core.plugins.spec import Permission, PluginSpec
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
 
-BUILTINS = ("core", "auth", "incidents", "health", "portal", "admin")
+BUILTINS = ("core", "auth", "incidents", "notifications", "health", "portal", "admin", "sla")
 
 
 def plugin_module(name: str, **spec: object) -> ModuleType:

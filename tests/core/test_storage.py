@@ -14,9 +14,11 @@ from ioc_core.runtime import Runtime
 from tests.helpers import run
 from tests.processes import IOC, ioc
 
-# The built-in plugins' migrations: the core's, auth's and incidents'.
+# The built-in plugins' migrations.
 CORE_MIGRATIONS = list(Path(ioc_core.__file__).parent.glob("**/piccolo_migrations/*_20*.py"))
-NOTHING_TO_APPLY = ["core: 0 applied", "auth: 0 applied", "incidents: 0 applied"]
+NOTHING_TO_APPLY = [
+    f"{app}: 0 applied" for app in ("core", "auth", "incidents", "notifications", "sla")
+]
 
 
 def test_init_then_migrate_is_idempotent(subprocess_env: dict[str, str]) -> None:
