@@ -26,6 +26,7 @@ from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from tests import plugin_install
 from tests.helpers import service_missing
+from tests.smtp import Mailbox, local_smtp
 
 TEST_DATABASE_URL = os.environ.get("IOC_TEST_DATABASE_URL", "")
 TEST_BROKER_URL = os.environ.get("IOC_TEST_BROKER_URL", "")
@@ -102,6 +103,13 @@ def environ(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str
 @pytest.fixture
 def settings(environ: dict[str, str]) -> Settings:
     return Settings.load(environ)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A local SMTP server and what it received: (mailbox, port)."""
+    with local_smtp() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

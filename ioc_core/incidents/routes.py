@@ -19,10 +19,10 @@ from ioc_core.incidents.export import FORMATS, export
 from ioc_core.incidents.tables import Area, Category, Incident, IncidentEvent, IncidentFollower
 from ioc_core.incidents.visibility import can_see, visible_to
 from ioc_core.incidents.workflow import (
-    PRIORITIES,
     STATUSES,
     TRANSITIONS,
     TransitionError,
+    priority_labels,
     status_label,
 )
 from ioc_core.web.forms import acting, errors_of, form_of
@@ -82,7 +82,12 @@ async def incidents_list(request: Request[Any, Any, Any]) -> Response[str]:
         default_descending=True,
         where=await visible_to(acting(request)),
     )
-    context = {"view": view, "status_label": status_label, "departments": choices["department"]}
+    context = {
+        "view": view,
+        "status_label": status_label,
+        "priorities": priority_labels(),
+        "departments": choices["department"],
+    }
     return await page(request, "incidents/list.html", context)
 
 
@@ -113,7 +118,7 @@ async def detail_page(
         "events": events,
         "status_label": status_label,
         "next_statuses": TRANSITIONS.get(incident.status, ()),
-        "priorities": PRIORITIES,
+        "priorities": priority_labels(),
         "departments": await department_choices(),
         "users": await User.select(User.id, User.username, User.full_name)
         .where(User.is_active.eq(True))

@@ -36,6 +36,16 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
+def priority_labels() -> dict[str, str]:
+    labels = {
+        "low": gettext("Low"),
+        "normal": gettext("Normal"),
+        "high": gettext("High"),
+        "urgent": gettext("Urgent"),
+    }
+    return {p: labels.get(p, p) for p in PRIORITIES}
+
+
 def is_overdue(status: str, due: dt.datetime | None, now: dt.datetime | None = None) -> bool:
     """Open, not waiting on the citizen (the clock stops), and past its due time."""
     if due is None or status not in OPEN_STATUSES or status == "waiting":

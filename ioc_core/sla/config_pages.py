@@ -20,7 +20,7 @@ from ioc_core.auth.departments import department_tree
 from ioc_core.auth.errors import AuthError
 from ioc_core.i18n import TIMEZONE, current_language, gettext
 from ioc_core.incidents.tables import Area, Category
-from ioc_core.incidents.workflow import PRIORITIES
+from ioc_core.incidents.workflow import PRIORITIES, priority_labels
 from ioc_core.sla import config
 from ioc_core.sla.calendar import LUNAR_HOLIDAYS
 from ioc_core.sla.tables import CalendarDay, RoutingRule, SlaTarget
@@ -145,7 +145,7 @@ async def targets_list(request: Request[Any, Any, Any]) -> Response[str]:
     rows.sort(
         key=lambda r: (*_any_last(names.category, r["category"]), rank.get(r["priority"], 99))
     )
-    context = {"rows": rows, "names": names, "priorities": _priorities()}
+    context = {"rows": rows, "names": names, "priorities": priority_labels()}
     return await page(request, "sla/config_targets.html", context)
 
 
@@ -160,7 +160,7 @@ def _target_values(row: dict[str, Any]) -> dict[str, str]:
 
 def _target_text(row: dict[str, Any], names: Names) -> str:
     category = names.category.get(row["category"]) or gettext("Any category")
-    priority = _priorities().get(row["priority"]) or gettext("Any priority")
+    priority = priority_labels().get(row["priority"]) or gettext("Any priority")
     hours = gettext("%(hours)s working hours") % {"hours": f"{row['hours']:g}"}
     return f"{category} · {priority}: {hours}"
 
@@ -371,7 +371,7 @@ async def _form_page(
         "values": values,
         "errors": errors or {},
         "names": await _names(editor.names),
-        "priorities": _priorities(),
+        "priorities": priority_labels(),
     }
     status = 422 if errors else 200
     return await page(request, editor.template, context, status_code=status)
@@ -420,16 +420,6 @@ def _any_last(labels: dict[int, str], value: int | None) -> tuple[bool, str]:
 
 def _text(value: int | None) -> str:
     return "" if value is None else str(value)
-
-
-def _priorities() -> dict[str, str]:
-    labels = {
-        "low": gettext("Low"),
-        "normal": gettext("Normal"),
-        "high": gettext("High"),
-        "urgent": gettext("Urgent"),
-    }
-    return {p: labels.get(p, p) for p in PRIORITIES}
 
 
 def _weekdays() -> list[str]:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Boolean, Date, Float, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    Date,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -27,9 +36,9 @@ class SlaTarget(Table, tablename="sla_target"):
 
     category = ForeignKey(Category, null=True, default=None, on_delete=OnDelete.restrict)
     priority = Varchar(length=16, default="")
-    hours = Float()
+    hours = DoublePrecision()
     # The assignee is warned when this much working time is left.
-    warn_hours = Float(default=4.0)
+    warn_hours = DoublePrecision(default=4.0)
     updated_at = Timestamptz()
     updated_by = Varchar(length=128)
 

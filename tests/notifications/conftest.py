@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import email
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from types import ModuleType
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ioc_core import __version__, i18n
 from ioc_core.hookspecs import hookimpl
@@ -23,6 +16,7 @@ from ioc_core.plugins.spec import PluginSpec
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from tests.helpers import run
+from tests.smtp import Mailbox
 
 HELLO = "probe.hello"
 # Worded without the catalog, so the test sees which language the wording was asked in.
@@ -30,7 +24,6 @@ WORDS = {
     "vi": ("Xin chào {name}", "Có việc mới: {what}"),
     "en": ("Hello {name}", "New work: {what}"),
 }
-SMTP_USER, SMTP_PASSWORD = "ioc", "p@ss w:rd/42"
 
 
 def hello(params: dict[str, Any]) -> tuple[str, str]:
@@ -72,65 +65,6 @@ def probe_plugin(texts: Texts) -> ModuleType:
     module.notification_kinds = hookimpl(notification_kinds)  # type: ignore[attr-defined]
     module.notification_channels = hookimpl(notification_channels)  # type: ignore[attr-defined]
     return module
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping what it accepted; it can refuse messages, or take its time."""
-
-    def __init__(self) -> None:
-        self.received: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.refuse = 0
-        self.delay_s = 0.0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.refuse:
-            self.refuse -= 1
-            return "451 4.3.0 Mailbox busy, try again later"
-        await asyncio.sleep(self.delay_s)
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
-        assert isinstance(message, EmailMessage)
-        self.received.append(message)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.received if m["To"] == address]
-
-
-def authenticate(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-) -> AuthResult:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        SMTP_USER.encode(),
-        SMTP_PASSWORD.encode(),
-    )
-    # handled=False: aiosmtpd answers 535 itself on a failure.
-    return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    """A local SMTP server (no STARTTLS; AUTH allowed in clear, on 127.0.0.1 only)."""
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticate,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 @pytest.fixture

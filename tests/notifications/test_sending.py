@@ -18,14 +18,8 @@ from ioc_core.notifications.service import notify
 from ioc_core.notifications.tables import OutboundMessage
 from ioc_core.runtime import Runtime
 from tests.helpers import run, wait_until, worker
-from tests.notifications.conftest import (
-    HELLO,
-    SMTP_PASSWORD,
-    SMTP_USER,
-    Mailbox,
-    Texts,
-    platform,
-)
+from tests.notifications.conftest import HELLO, Texts, platform
+from tests.smtp import SMTP_PASSWORD, SMTP_USER, Mailbox
 
 PARAMS = {"name": "Lan", "what": "PT-2026-000001"}
 DOWN_BROKER_URL = "redis://127.0.0.1:9/0"

@@ -19,8 +19,8 @@ from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.sla import escalation
 from tests.helpers import run, wait_until, worker
-from tests.notifications.conftest import Mailbox, mailbox  # noqa: F401  (the local SMTP server)
 from tests.sla.test_escalation import file, org
+from tests.smtp import Mailbox
 
 PASSWORD = "Trung-tâm-2026"
 CITIZEN = "nguoidan@example.vn"

@@ -3,7 +3,7 @@ from piccolo.columns.base import OnDelete, OnUpdate
 from piccolo.columns.column_types import (
     Boolean,
     Date,
-    Float,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Serial,
@@ -575,8 +575,8 @@ async def forwards():
         tablename="sla_target",
         column_name="hours",
         db_column_name="hours",
-        column_class_name="Float",
-        column_class=Float,
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
         params={
             "default": 0.0,
             "null": False,
@@ -596,8 +596,8 @@ async def forwards():
         tablename="sla_target",
         column_name="warn_hours",
         db_column_name="warn_hours",
-        column_class_name="Float",
-        column_class=Float,
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
         params={
             "default": 4.0,
             "null": False,
