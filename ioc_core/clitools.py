@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -34,6 +34,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"database unreachable: {exc}") from None
+
+
+def start_periodic(start: Callable[[], None], what: str, every_s: float) -> None:
+    """Start a cluster-wide periodic chain (`ioc_core.tasks.periodic`) from the command line."""
+    try:
+        start()
+    except Exception as exc:  # the broker client's own error types vary with the broker
+        raise CliError(f"broker unreachable: {exc}") from None
+    click.echo(f"{what} started: every {every_s:g} s, once per cluster")
 
 
 def cli_actor() -> str:

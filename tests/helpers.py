@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import dramatiq
 import pytest
+from litestar.testing import TestClient
 
 from ioc_core.runtime import Runtime
 
@@ -54,3 +56,16 @@ def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
         yield running
     finally:
         running.stop()
+
+
+# The password of the staff accounts tests create.
+STAFF_PASSWORD = "Trung-tâm-2026"
+
+
+def sign_in(client: TestClient[Any], username: str, password: str = STAFF_PASSWORD) -> str:
+    """Sign in through the login form; the CSRF token for the forms that follow."""
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    form = {"username": username, "password": password, "_csrf_token": token.group(1)}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    return token.group(1)

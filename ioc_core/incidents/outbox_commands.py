@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ioc_core.clitools import CliError, run_async
+from ioc_core.clitools import run_async, start_periodic
 from ioc_core.incidents import outbox
 
 
@@ -45,8 +45,4 @@ def _events(count: int) -> str:
 @outbox_group.command("start-sweeper")
 def start_sweeper_command() -> None:
     """Start the periodic sweeper; running it again while one runs changes nothing."""
-    try:
-        outbox.start_sweeper()
-    except Exception as exc:  # the broker client's own error types vary with the broker
-        raise CliError(f"broker unreachable: {exc}") from None
-    click.echo(f"periodic sweeper started: every {outbox.SWEEP_EVERY_S:g} s, once per cluster")
+    start_periodic(outbox.start_sweeper, "periodic sweeper", outbox.SWEEP_EVERY_S)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ioc_core.clitools import CliError, run_async, runtime_of
+from ioc_core.clitools import CliError, run_async, runtime_of, start_periodic
 from ioc_core.db.transactions import write_transaction
 from ioc_core.notifications import sender
 from ioc_core.notifications.service import notify
@@ -55,11 +55,7 @@ def test_command(ctx: click.Context, address: str) -> None:
 @notifications_group.command("start-sender")
 def start_sender_command() -> None:
     """Start the periodic sender; running it again while one runs changes nothing."""
-    try:
-        sender.start_sender()
-    except Exception as exc:  # the broker client's own error types vary with the broker
-        raise CliError(f"broker unreachable: {exc}") from None
-    click.echo(f"periodic sender started: every {sender.SEND_EVERY_S:g} s, once per cluster")
+    start_periodic(sender.start_sender, "periodic sender", sender.SEND_EVERY_S)
 
 
 def _messages(count: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ioc_core.clitools import CliError, run_async
+from ioc_core.clitools import run_async, start_periodic
 from ioc_core.sla import sweep
 
 
@@ -26,8 +26,4 @@ def sweep_command() -> None:
 @sla_group.command("start-sweeper")
 def start_sweeper_command() -> None:
     """Start the periodic sweep; running it again while one runs changes nothing."""
-    try:
-        sweep.start_sweeper()
-    except Exception as exc:  # the broker client's own error types vary with the broker
-        raise CliError(f"broker unreachable: {exc}") from None
-    click.echo(f"periodic SLA sweep started: every {sweep.SWEEP_EVERY_S:g} s, once per cluster")
+    start_periodic(sweep.start_sweeper, "periodic SLA sweep", sweep.SWEEP_EVERY_S)

@@ -1,29 +1,21 @@
 """One template serves the full page and, for HTMX, only its content block."""
 
 import re
-from typing import Any
 
 from litestar.testing import TestClient
 
 from ioc_core.auth.users import create_user
 from ioc_core.runtime import Runtime
 from ioc_core.web.app import create_app
-from tests.helpers import run
+from tests.helpers import STAFF_PASSWORD, run, sign_in
 
-PASSWORD = "Trung-tâm-2026"
-
-
-def signed_in(client: TestClient[Any]) -> None:
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    form = {"username": "quantri", "password": PASSWORD, "_csrf_token": token.group(1)}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+PASSWORD = STAFF_PASSWORD
 
 
 def test_full_page_and_fragment_from_one_template(runtime: Runtime) -> None:
     run(create_user("quantri", PASSWORD, roles=["admin"], actor="test"))
     with TestClient(create_app(runtime=runtime)) as client:
-        signed_in(client)
+        sign_in(client, "quantri")
         full = client.get("/admin/users?q=quan")
         assert full.text.startswith("<!doctype html>")
         assert '<main id="content">' in full.text
@@ -41,7 +33,7 @@ def test_sort_filter_and_paginate(runtime: Runtime) -> None:
     for n in range(30):
         run(create_user(f"canbo{n:02d}", PASSWORD + "x", roles=["officer"], actor="test"))
     with TestClient(create_app(runtime=runtime)) as client:
-        signed_in(client)
+        sign_in(client, "quantri")
 
         def names(query: str) -> list[str]:
             text = client.get(f"/admin/users?{query}").text

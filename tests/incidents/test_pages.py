@@ -3,9 +3,7 @@
 import csv
 import io
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 from litestar.testing import TestClient
 
@@ -17,21 +15,13 @@ from ioc_core.incidents.service import NewIncident
 from ioc_core.incidents.tables import Area, Incident, IncidentEvent
 from ioc_core.runtime import Runtime
 from ioc_core.web.app import create_app
-from tests.helpers import run
+from tests.helpers import STAFF_PASSWORD, run, sign_in
 from tests.processes import ioc
 
 WARDS = Path(__file__).parent.parent / "geo" / "fixtures" / "wards.geojson"
-PASSWORD = "Trung-tâm-2026"
+PASSWORD = STAFF_PASSWORD
 NORTH, SOUTH, SEA = (108.075, 10.945), (108.075, 10.91), (108.1275, 10.92)
 BOX = "108.0,10.85,108.2,11.0"
-
-
-def sign_in(client: TestClient[Any], username: str) -> str:
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    form = {"username": username, "password": PASSWORD, "_csrf_token": token.group(1)}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
-    return token.group(1)
 
 
 def seed() -> dict[str, int]:

@@ -23,10 +23,10 @@ from ioc_core.runtime import Runtime
 from ioc_core.sla import config
 from ioc_core.sla.tables import CalendarDay, OfficeHours, RoutingRule, SlaTarget
 from ioc_core.web.app import create_app
-from tests.helpers import run
+from tests.helpers import STAFF_PASSWORD, run, sign_in
 
 WARDS = Path(__file__).parent.parent / "geo" / "fixtures" / "wards.geojson"
-PASSWORD = "Trung-tâm-2026"
+PASSWORD = STAFF_PASSWORD
 T = TypeVar("T")
 
 
@@ -67,14 +67,6 @@ def on_app(client: TestClient[Any], work: Callable[[], Awaitable[T]]) -> T:
     """Run database work on the app's event loop, where PostgreSQL's pool lives while the
     client is open."""
     return client.blocking_portal.call(work)
-
-
-def sign_in(client: TestClient[Any], username: str) -> str:
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    form = {"username": username, "password": PASSWORD, "_csrf_token": token.group(1)}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
-    return token.group(1)
 
 
 # Routing rules

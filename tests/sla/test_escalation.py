@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
+from click.testing import CliRunner
 
 from ioc_core.auth.errors import FormError
 from ioc_core.auth.tables import Department
@@ -17,9 +18,10 @@ from ioc_core.incidents.service import NewIncident
 from ioc_core.incidents.tables import Category, Incident, IncidentEvent
 from ioc_core.runtime import Runtime
 from ioc_core.sla import clock, escalation, routing
+from ioc_core.sla.commands import sla_group
 from ioc_core.sla.sweep import sweep
 from ioc_core.sla.tables import CalendarDay, Escalation, RoutingRule, SlaTarget
-from tests.helpers import run
+from tests.helpers import run, wait_until, worker
 from tests.processes import IOC
 
 PHAN_THIET = (108.1017, 10.9289)
@@ -285,3 +287,14 @@ def test_the_sweep_warns_before_the_due_time_once(runtime: Runtime) -> None:
     run(service.change_status(incident.id, "waiting", "test"))
     overdue(incident.id)
     assert run(sweep()).escalated == 0
+
+
+def test_the_periodic_sweep_escalates_with_nobody_running_it(runtime: Runtime) -> None:
+    org()
+    incident = file()
+    overdue(incident.id)
+    result = CliRunner().invoke(sla_group, ["start-sweeper"])
+    assert result.exit_code == 0 and "once per cluster" in result.output
+    with worker(runtime):
+        assert wait_until(lambda: fresh(incident.id).escalation_level == 1)
+    assert kinds(incident.id).count("sla_breached") == 1

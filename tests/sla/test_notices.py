@@ -18,11 +18,10 @@ from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.sla import escalation
-from tests.helpers import run, wait_until, worker
+from tests.helpers import STAFF_PASSWORD, run, wait_until, worker
 from tests.sla.test_escalation import file, org
 from tests.smtp import Mailbox
 
-PASSWORD = "Trung-tâm-2026"
 CITIZEN = "nguoidan@example.vn"
 
 
@@ -50,14 +49,21 @@ def test_a_leaders_decision_updates_the_expected_date_and_notifies(
 ) -> None:
     org()
     officer = run(
-        create_user("canbo", PASSWORD, roles=["officer"], departments=["qldt"], actor="t")
+        create_user("canbo", STAFF_PASSWORD, roles=["officer"], departments=["qldt"], actor="t")
     )
     leader = run(
         create_user(
-            "lanhdao", PASSWORD, roles=["leader"], departments=["tp"], actor="t", email="ld@tp.vn"
+            "lanhdao",
+            STAFF_PASSWORD,
+            roles=["leader"],
+            departments=["tp"],
+            actor="t",
+            email="ld@tp.vn",
         )
     )
-    follower = run(create_user("theodoi", PASSWORD, roles=["viewer"], actor="t", language="en"))
+    follower = run(
+        create_user("theodoi", STAFF_PASSWORD, roles=["viewer"], actor="t", language="en")
+    )
     incident = file()
     run(
         service.assign(

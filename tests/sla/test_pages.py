@@ -13,15 +13,19 @@ from ioc_core.incidents import service
 from ioc_core.incidents.tables import Incident
 from ioc_core.runtime import Runtime
 from ioc_core.web.app import create_app
-from tests.helpers import run
-from tests.incidents.test_pages import PASSWORD, sign_in
+from tests.helpers import STAFF_PASSWORD, run, sign_in
 from tests.sla.test_escalation import Org, file, org, overdue
 
 
 def people(made: Org) -> None:
-    run(create_user("canbo", PASSWORD, roles=["officer"], departments=["qldt"], actor="t"))
-    run(create_user("lanhdao", PASSWORD, roles=["leader"], departments=["tp"], actor="t"))
-    run(create_user("truongphong", PASSWORD, roles=["leader"], departments=["tnmt"], actor="t"))
+    """An officer of urban works, the city's leader, and a leader of another department."""
+    staff = (
+        ("canbo", "officer", "qldt"),
+        ("lanhdao", "leader", "tp"),
+        ("truongphong", "leader", "tnmt"),
+    )
+    for name, role, department in staff:
+        run(create_user(name, STAFF_PASSWORD, roles=[role], departments=[department], actor="t"))
 
 
 def stored(incident_id: int) -> Incident:
