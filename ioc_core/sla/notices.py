@@ -10,10 +10,17 @@ from typing import Any
 from ioc_core.auth.tables import Department, UserDepartment
 from ioc_core.i18n import gettext, local_time
 from ioc_core.incidents.tables import Incident, IncidentFollower
+from ioc_core.notifications import sender
 from ioc_core.notifications.service import notify
 from ioc_core.sla.escalation import decision_label, reason_label
 
 PUBLIC = ("public_note", "expected_at")
+
+
+async def _tell(**what: Any) -> None:
+    """Notify, and have a worker send the e-mails shortly after this handler commits."""
+    if await notify(**what):
+        await sender.send_soon()
 
 
 async def _members(department_id: int | None) -> list[int]:
@@ -44,7 +51,7 @@ async def _tell_followers(event: dict[str, Any]) -> None:
     followers = await IncidentFollower.select(IncidentFollower.user, IncidentFollower.email).where(
         IncidentFollower.incident == event["incident"]
     )
-    await notify(
+    await _tell(
         kind="sla.public_note",
         params={
             "code": event["code"],
@@ -63,7 +70,7 @@ async def on_escalated(event: dict[str, Any]) -> None:
     unit = after.get("escalated_to")
     if unit and unit != (event.get("before") or {}).get("escalated_to"):
         name = await Department.select(Department.name_vi).where(Department.id == unit).first()
-        await notify(
+        await _tell(
             kind="sla.escalated",
             params={
                 "code": event["code"],
@@ -78,7 +85,7 @@ async def on_escalated(event: dict[str, Any]) -> None:
 
 async def on_decided(event: dict[str, Any]) -> None:
     after = event.get("after") or {}
-    await notify(
+    await _tell(
         kind="sla.decided",
         params={
             "code": event["code"],
@@ -92,7 +99,7 @@ async def on_decided(event: dict[str, Any]) -> None:
 
 
 async def on_warning(event: dict[str, Any]) -> None:
-    await notify(
+    await _tell(
         kind="sla.warning",
         params={"code": event["code"], "due": (event.get("after") or {}).get("sla_due_at")},
         link=f"/incidents/{event['incident']}",

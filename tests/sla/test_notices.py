@@ -99,7 +99,8 @@ def test_a_leaders_decision_updates_the_expected_date_and_notifies(
     news = told(follower.id, "sla.public_note")[-1]["params"]
     assert news["expected"] == stored.expected_at.isoformat()
 
-    assert run(sender.send_pending(mail_runtime.states)) >= 3
+    # The workers may have sent some already (send_soon); what is left goes now.
+    run(sender.send_pending(mail_runtime.states))
     box = mailbox[0]
     to_citizen = box.to(CITIZEN)
     assert len(to_citizen) == 2, [m["Subject"] for m in box.received]
