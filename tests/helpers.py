@@ -69,3 +69,9 @@ def sign_in(client: TestClient[Any], username: str, password: str = STAFF_PASSWO
     form = {"username": username, "password": password, "_csrf_token": token.group(1)}
     assert client.post("/login", data=form, follow_redirects=False).status_code == 303
     return token.group(1)
+
+
+def in_app(client: TestClient[Any], call: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """A database call on the app's event loop while its test client is open: PostgreSQL's
+    connection pool lives on that loop then, and `run` would use another."""
+    return client.blocking_portal.call(call, *args)

@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
@@ -33,7 +33,7 @@ from ioc_core.plugins.spec import Permission, PluginSpec
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
-from tests.helpers import run
+from tests.helpers import in_app, run
 from tests.processes import IOC, ioc
 
 T = TypeVar("T")
@@ -65,11 +65,6 @@ def other_browser(client: TestClient[Litestar], **cookies: str) -> Iterator[None
         yield
     finally:
         client.cookies = saved
-
-
-def in_app(client: TestClient[Litestar], call: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """A database call on the app's event loop, where PostgreSQL's connection pool lives."""
-    return client.blocking_portal.call(call, *args)
 
 
 def csrf_token(client: TestClient[Litestar]) -> str:

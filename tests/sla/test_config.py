@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from ioc_core.runtime import Runtime
 from ioc_core.sla import config
 from ioc_core.sla.tables import CalendarDay, OfficeHours, RoutingRule, SlaTarget
 from ioc_core.web.app import create_app
-from tests.helpers import STAFF_PASSWORD, run, sign_in
+from tests.helpers import STAFF_PASSWORD, in_app, run, sign_in
 
 WARDS = Path(__file__).parent.parent / "geo" / "fixtures" / "wards.geojson"
 PASSWORD = STAFF_PASSWORD
@@ -61,12 +61,6 @@ def refused(call: Awaitable[Any]) -> dict[str, str]:
 def audited(action: str) -> list[dict[str, Any]]:
     query = AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)
     return run(query.output(load_json=True))
-
-
-def on_app(client: TestClient[Any], work: Callable[[], Awaitable[T]]) -> T:
-    """Run database work on the app's event loop, where PostgreSQL's pool lives while the
-    client is open."""
-    return client.blocking_portal.call(work)
 
 
 # Routing rules
@@ -304,25 +298,25 @@ def test_an_administrator_configures_everything_through_the_forms(runtime: Runti
         wrong = client.post("/sla/settings/calendar/hours", data=form | hours | {"hours_6": "9h"})
         assert wrong.status_code == 422 and 'id="e-hours_6"' in wrong.text
         assert 'value="9h"' in wrong.text
-        assert on_app(client, config.office_week)[5] == [], "nothing stored from a refused form"
+        assert in_app(client, config.office_week)[5] == [], "nothing stored from a refused form"
         client.post("/sla/settings/calendar/hours", data=form | hours)
-        assert on_app(client, config.office_week)[5] == [("07:30", "11:30")]
+        assert in_app(client, config.office_week)[5] == [("07:30", "11:30")]
         assert 'value="07:30-11:30"' in client.get("/sla/settings/calendar").text
 
         added = client.post("/sla/settings/calendar/holidays", data=form | {"year": "2031"})
         assert "01/01/2031" in added.text
         assert (
-            on_app(client, CalendarDay.count().where(CalendarDay.day >= dt.date(2031, 1, 1)).run)
+            in_app(client, CalendarDay.count().where(CalendarDay.day >= dt.date(2031, 1, 1)).run)
             == 4
         )
 
         # Delete: a confirmation page first, and only a POST deletes.
-        rule_id = on_app(client, RoutingRule.select(RoutingRule.id).first().run)["id"]
+        rule_id = in_app(client, RoutingRule.select(RoutingRule.id).first().run)["id"]
         confirm = client.get(f"/sla/settings/routing/{rule_id}/delete")
         assert confirm.status_code == 200 and "Đường sá · Phường Thử nghiệm Bắc" in confirm.text
-        assert on_app(client, RoutingRule.count().run) == 1
+        assert in_app(client, RoutingRule.count().run) == 1
         client.post(f"/sla/settings/routing/{rule_id}/delete", data=form)
-        assert on_app(client, RoutingRule.count().run) == 0
+        assert in_app(client, RoutingRule.count().run) == 0
         gone = client.post(f"/sla/settings/routing/{rule_id}/delete", data=form)
         assert gone.status_code == 404
         assert client.get(f"/sla/settings/targets/{rule_id + 1000}").status_code == 404

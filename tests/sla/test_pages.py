@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -13,7 +14,7 @@ from ioc_core.incidents import service
 from ioc_core.incidents.tables import Incident
 from ioc_core.runtime import Runtime
 from ioc_core.web.app import create_app
-from tests.helpers import STAFF_PASSWORD, run, sign_in
+from tests.helpers import STAFF_PASSWORD, in_app, run, sign_in
 from tests.sla.test_escalation import Org, file, org, overdue
 
 
@@ -28,8 +29,8 @@ def people(made: Org) -> None:
         run(create_user(name, STAFF_PASSWORD, roles=[role], departments=[department], actor="t"))
 
 
-def stored(incident_id: int) -> Incident:
-    found = run(Incident.objects().get(Incident.id == incident_id))
+def stored(client: TestClient[Any], incident_id: int) -> Incident:
+    found = in_app(client, Incident.objects().get(Incident.id == incident_id).run)
     assert found is not None
     return found
 
@@ -54,7 +55,7 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
             data={"_csrf_token": token, "escalate_reason": "boredom", "escalate_note": "x"},
         )
         assert refused.status_code == 422 and "Chọn lý do" in refused.text
-        assert stored(first.id).escalated_to is None
+        assert stored(client, first.id).escalated_to is None
         for incident in (first, second):
             sent = client.post(
                 f"/incidents/{incident.id}/escalate",
@@ -66,7 +67,7 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
                 follow_redirects=False,
             )
             assert sent.status_code == 303
-        assert stored(first.id).escalated_to == made.city
+        assert stored(client, first.id).escalated_to == made.city
         assert 'data-testid="escalated-to"' in client.get(f"/incidents/{first.id}").text
         # An officer has no queue and may not decide.
         assert client.get("/sla/queues/escalated").status_code == 403
@@ -83,7 +84,7 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
             data={"_csrf_token": token, "decide_decision": "returned", "decide_note": "Không"},
         )
         assert other.status_code in (403, 404)
-        assert stored(first.id).escalated_to == made.city
+        assert stored(client, first.id).escalated_to == made.city
 
     with TestClient(create_app(runtime=runtime)) as client:
         token = sign_in(client, "lanhdao")
@@ -95,7 +96,7 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
         ticked = {"_csrf_token": token, "incident": [str(first.id), str(second.id)]}
         missing_date = client.post("/sla/queues/decide", data={**ticked, "decision": "approved"})
         assert missing_date.status_code == 422
-        assert stored(first.id).escalated_to == made.city, "nothing decided on bad input"
+        assert stored(client, first.id).escalated_to == made.city, "nothing decided on bad input"
         expected = local_today() + dt.timedelta(days=20)
         decided = client.post(
             "/sla/queues/decide",
@@ -104,7 +105,7 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
         )
         assert decided.status_code == 303
         for incident in (first, second):
-            now = stored(incident.id)
+            now = stored(client, incident.id)
             assert now.escalated_to is None and now.expected_at is not None
             assert now.expected_at.astimezone(dt.UTC).date() <= expected
         after = client.get(decided.headers["location"]).text
