@@ -200,9 +200,11 @@ async def decide(
     expected_day: dt.date | None = None,
     department_id: int | None = None,
     public_note: str = "",
+    units: frozenset[int] | None = None,
 ) -> Incident:
     """The decision of the unit the incident was escalated to; the escalation is then closed
-    and the responsible department carries on."""
+    and the responsible department carries on. With `units`, the decider's own units, it is
+    refused unless the incident is (still) escalated to one of them."""
     errors = _check_note(note, required=decision == "returned")
     errors |= _check_note(public_note, "public_note")
     if decision not in DECISIONS:
@@ -220,6 +222,9 @@ async def decide(
         pending = await open_escalation(incident.id)
         if pending is None:
             raise FormError({"decision": gettext("This incident is not waiting for a decision.")})
+        if units is not None and pending["to_department"] not in units:
+            message = gettext("Only the unit the incident was escalated to decides it.")
+            raise FormError({"decision": message})
         before = _holding(incident) | _public(incident)
         await Escalation.update(
             {

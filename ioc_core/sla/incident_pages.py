@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from ioc_core.auth.errors import FormError
+from ioc_core.auth.principal import Principal
 from ioc_core.auth.tables import Department
 from ioc_core.i18n import gettext, parse_day
 from ioc_core.incidents.routes import access_denied_or_missing, act, department_choices
@@ -114,22 +115,24 @@ async def incident_decide(
         raise PermissionDeniedException(
             gettext("Only the unit the incident was escalated to decides it.")
         )
-    return await act(
-        request, incident_id, lambda: decide_from_form(incident_id, principal.actor, values)
-    )
+    decision = decide_from_form(incident_id, principal, values)
+    return await act(request, incident_id, lambda: _errors_prefixed("decide_", decision))
 
 
-async def decide_from_form(incident_id: int, actor: str, values: dict[str, str]) -> Incident:
+async def decide_from_form(
+    incident_id: int, principal: Principal, values: dict[str, str]
+) -> Incident:
     """One decision from a form's fields: the incident page's form and the queue's bulk form."""
     department = values.get("department", "")
     return await escalation.decide(
         incident_id,
-        actor,
+        principal.actor,
         values.get("decision", ""),
         values.get("note", ""),
         expected_day=expected_day(values),
         department_id=int(department) if department.isdigit() else None,
         public_note=values.get("public_note", ""),
+        units=None if principal.all_permissions else frozenset(principal.department_ids),
     )
 
 

@@ -151,7 +151,7 @@ async def queue_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     decided = 0
     for incident_id in mine:
         try:
-            await decide_from_form(incident_id, principal.actor, values)
+            await decide_from_form(incident_id, principal, values)
         except FormError as exc:
             if decided == 0:  # the input itself is wrong: nothing was decided, show why
                 return await _queue(request, name, exc.errors)

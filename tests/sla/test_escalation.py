@@ -217,6 +217,14 @@ def test_decisions_check_their_input_and_nothing_is_half_stored(runtime: Runtime
             run(escalation.decide(incident.id, "user:lanhdao", decision, "", **extra))  # type: ignore[arg-type]
         assert field in refused.value.errors, (decision, refused.value.errors)
     assert fresh(incident.id).escalated_to == made.city
+    # A unit the incident is not (or no longer) escalated to may not decide it.
+    with pytest.raises(FormError) as elsewhere:
+        run(
+            escalation.decide(
+                incident.id, "user:tnmt", "returned", "Không", units=frozenset({made.environment})
+            )
+        )
+    assert "decision" in elsewhere.value.errors
     moved = run(
         escalation.decide(
             incident.id, "user:lanhdao", "reassigned", "Giao TN-MT", department_id=made.environment

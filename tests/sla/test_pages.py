@@ -91,6 +91,13 @@ def test_staff_escalate_from_the_incident_page_and_the_leader_decides_from_the_q
         home = client.get("/").text
         assert count_in_menu(home, "/sla/queues/escalated") == 2
         assert count_in_menu(home, "/sla/queues/budget") == 2
+        # The incident page's decision form shows its own errors beside its own fields.
+        undated = client.post(
+            f"/incidents/{first.id}/decide",
+            data={"_csrf_token": token, "decide_decision": "approved"},
+        )
+        assert undated.status_code == 422 and 'id="e-decide_expected_at"' in undated.text
+        assert 'id="e-expected_at"' not in undated.text
         queue = client.get("/sla/queues/escalated")
         assert first.code in queue.text and second.code in queue.text
         ticked = {"_csrf_token": token, "incident": [str(first.id), str(second.id)]}
