@@ -73,7 +73,14 @@ def _check_location(errors: dict[str, str], lon: float | None, lat: float | None
         errors["location"] = gettext("Longitude must be within ±180 and latitude within ±90.")
 
 
-async def create_incident(data: NewIncident, actor: str) -> Incident:
+async def create_incident(
+    data: NewIncident,
+    actor: str,
+    then: Callable[[Incident], Awaitable[None]] | None = None,
+) -> Incident:
+    """File a new incident, routed by the rules. `then` runs in the same transaction, after the
+    incident is stored, for what a plugin stores with it (a citizen report's photos, say): all
+    of it commits together or none of it does."""
     errors: dict[str, str] = {}
     title = data.title.strip()
     if not title:
@@ -118,6 +125,8 @@ async def create_incident(data: NewIncident, actor: str) -> Incident:
         )
         if routed:
             await timeline_event(incident.id, ROUTING_ACTOR, "routed", *routed)
+        if then is not None:
+            await then(incident)
         event_id = await outbox.emit(
             "incident.created", {"incident": incident.id, "code": incident.code}
         )

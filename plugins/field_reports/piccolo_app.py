@@ -1,0 +1,15 @@
+"""Piccolo app of the `field_reports` plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from field_reports.tables import IntakeAttempt, Report, Service, ServiceField, ServiceGroup
+from piccolo.conf.apps import AppConfig
+
+APP_CONFIG = AppConfig(
+    app_name="field_reports",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[ServiceGroup, Service, ServiceField, Report, IntakeAttempt],
+    migration_dependencies=["ioc_core.incidents.piccolo_app"],
+)
