@@ -12,6 +12,7 @@ from types import ModuleType
 import dramatiq
 from piccolo.engine.base import Engine
 
+from ioc_core import i18n
 from ioc_core.auth.permissions import collect_permissions
 from ioc_core.db.engine import bind, engine_for
 from ioc_core.plugins.registry import PluginRegistry, load_plugins
@@ -36,6 +37,8 @@ def build_runtime(
     park_delay_ms: int = PARK_DELAY_MS,
 ) -> Runtime:
     registry = load_plugins(settings, extra_plugins)
+    # Plugins' messages, for pages, e-mails from workers and the command line alike.
+    i18n.add_catalogs(registry.folders("locale"))
     collect_permissions(registry)
     engine = engine_for(settings)
     bind(engine, registry.piccolo_apps())

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -106,6 +107,17 @@ class PluginRegistry:
     def hooks_of(self, name: str) -> list[str]:
         module = self.plugins[name].module
         return sorted(h.name for h in self.manager.get_hookcallers(module) or ())
+
+    def folders(self, name: str) -> list[Path]:
+        """`name` folders beside each plugin module (templates, static, locale) that exist."""
+        found = []
+        for plugin in self.plugins.values():
+            module_file = getattr(plugin.module, "__file__", None)
+            if module_file:
+                folder = Path(module_file).resolve().parent / name
+                if folder.is_dir() and folder not in found:
+                    found.append(folder)
+        return found
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
         return {

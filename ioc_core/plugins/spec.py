@@ -16,7 +16,8 @@ class MenuItem:
     label_en: str
     path: str
     permission: str | None = None
-    # "menu": the main navigation; "account": beside the user's name (a bell, say).
+    # "menu": the main navigation; "account": beside the user's name (a bell, say); "public":
+    # for visitors who are not signed in (a citizen portal's pages).
     placement: str = "menu"
 
 

@@ -101,21 +101,23 @@ async def page(
 async def _menu(
     registry: PluginRegistry, enabled: frozenset[str], principal: Principal | None
 ) -> list[dict[str, Any]]:
-    """The items `principal` may use, each with its count when its plugin gives one."""
-    if principal is None:
-        return []
+    """The items `principal` may use, each with its count when its plugin gives one; for a
+    visitor who is not signed in, the public ones (a citizen portal's, say)."""
     english = i18n.current_language.get() == "en"
     counters: dict[str, Any] = {}
-    for name, answers in registry.per_plugin("menu_counts", principal=principal).items():
-        if name in enabled:
-            for answer in answers:
-                counters.update(answer or {})
+    if principal is not None:
+        for name, answers in registry.per_plugin("menu_counts", principal=principal).items():
+            if name in enabled:
+                for answer in answers:
+                    counters.update(answer or {})
     items = []
     for name, plugin in registry.plugins.items():
         if name not in enabled:
             continue
         for item in plugin.spec.menu_items:
-            if item.permission is not None and not principal.can(item.permission):
+            if (item.placement == "public") != (principal is None):
+                continue
+            if item.permission is not None and not (principal and principal.can(item.permission)):
                 continue
             counter = counters.get(item.path)
             items.append(

@@ -13,22 +13,10 @@ from ioc_core.plugins.registry import PluginRegistry
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def plugin_folders(registry: PluginRegistry, name: str) -> list[Path]:
-    """`name` folders beside each plugin module (templates, static, locale) that exist."""
-    found = []
-    for plugin in registry.plugins.values():
-        module_file = getattr(plugin.module, "__file__", None)
-        if module_file:
-            folder = Path(module_file).resolve().parent / name
-            if folder.is_dir() and folder not in found:
-                found.append(folder)
-    return found
-
-
 def make_environment(registry: PluginRegistry) -> Environment:
     folders = [
         CORE_TEMPLATES,
-        *(f for f in plugin_folders(registry, "templates") if f != CORE_TEMPLATES),
+        *(f for f in registry.folders("templates") if f != CORE_TEMPLATES),
     ]
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
@@ -41,5 +29,4 @@ def make_environment(registry: PluginRegistry) -> Environment:
     env.filters["localtime"] = i18n.local_time
     # Due times show on every incident list and page, marked when overdue.
     env.globals["is_overdue"] = is_overdue
-    i18n.add_catalogs(plugin_folders(registry, "locale"))
     return env
