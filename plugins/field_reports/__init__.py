@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from field_reports import moderation, open311, portal, services_pages
+from field_reports import demo, moderation, notices, open311, portal, services_pages
 from ioc_core import __version__
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
@@ -47,6 +47,9 @@ SPEC = PluginSpec(
         ),
     ),
     menu_items=(
+        MenuItem("Gửi phản ánh", "Report a problem", "/report", placement="public"),
+        MenuItem("Tra cứu phản ánh", "Track a report", "/track", placement="public"),
+        MenuItem("Bản đồ phản ánh", "Reports map", "/reports/map", placement="public"),
         MenuItem(
             "Lĩnh vực phản ánh",
             "Report services",
@@ -61,3 +64,23 @@ SPEC = PluginSpec(
 @hookimpl
 def route_handlers() -> list[Any]:
     return [*portal.ROUTES, *open311.ROUTES, *services_pages.ROUTES, *moderation.ROUTES]
+
+
+@hookimpl
+def incident_panels() -> list[Any]:
+    return [moderation.report_panel]
+
+
+@hookimpl
+def event_handlers() -> dict[str, list[Any]]:
+    return notices.HANDLERS
+
+
+@hookimpl
+def notification_kinds() -> dict[str, Any]:
+    return notices.WORDING
+
+
+@hookimpl
+def cli_commands() -> list[Any]:
+    return [demo.demo_command]
