@@ -1,0 +1,413 @@
+"""Open311 GeoReport v2: every endpoint in JSON (checked against the published schemas) and XML,
+every error in the spec's format, the defaults of GET requests, and nothing personal answered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from field_reports.tables import Report, Service, ServiceField
+from jsonschema import Draft7Validator
+from litestar import Litestar
+from litestar.testing import TestClient
+from referencing import Registry, Resource
+
+from ioc_core.auth.apikeys import create_api_key, revoke_api_key
+from ioc_core.incidents import service as incidents
+from ioc_core.incidents.tables import Attachment, Category, Incident, IncidentEvent
+from ioc_core.runtime import Runtime
+from ioc_core.web.app import create_app
+from tests.helpers import in_app, run
+from tests.plugins.field_reports.conftest import PHAN_THIET, Services
+
+SCHEMAS = Path(__file__).resolve().parents[4] / "shared" / "open311" / "georeport-v2"
+V2 = "/open311/v2"
+SUBMIT = "field_reports.submit"
+
+
+def _registry() -> Registry:
+    resources = [
+        (path.name, Resource.opaque(json.loads(path.read_text())))
+        for path in SCHEMAS.glob("*.json")
+        if path.name != "swagger.json"
+    ]
+    return Registry().with_resources(resources)
+
+
+REGISTRY = _registry()
+
+
+def valid(document: Any, schema: str) -> Any:
+    """`document` checked against one of the published GeoReport v2 schemas."""
+    validator = Draft7Validator(
+        REGISTRY.contents(schema), registry=REGISTRY, format_checker=Draft7Validator.FORMAT_CHECKER
+    )
+    problems = [e.message for e in validator.iter_errors(document)]
+    assert not problems, problems
+    return document
+
+
+def xml(response: httpx.Response) -> ET.Element:
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.content.startswith(b"<?xml")
+    return ET.fromstring(response.content)
+
+
+def json_errors(response: httpx.Response, status: int) -> dict[str, int]:
+    """The spec's error list: description → code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, list) and body
+    assert all(set(e) == {"code", "description"} for e in body)
+    return {e["description"]: e["code"] for e in body}
+
+
+def xml_errors(response: httpx.Response, status: int) -> list[tuple[str, str]]:
+    assert response.status_code == status, response.text
+    root = xml(response)
+    assert root.tag == "errors"
+    return [(e.findtext("code") or "", e.findtext("description") or "") for e in root]
+
+
+@dataclass
+class Api:
+    client: TestClient[Litestar]
+    key: str  # holds field_reports.submit
+    key_id: int
+    other_key: str  # holds every permission but field_reports.submit
+
+    def db(self, call: Any, *args: Any) -> Any:
+        """A database call on the app's loop (PostgreSQL's pool lives there)."""
+        return in_app(self.client, call, *args)
+
+    def submit(self, fmt: str = "json", *, key: str | None = None, **fields: Any) -> httpx.Response:
+        form: dict[str, Any] = {
+            "api_key": self.key if key is None else key,
+            "service_code": "chieu-sang",
+            "lat": str(PHAN_THIET[1]),
+            "long": str(PHAN_THIET[0]),
+            "description": "Đèn đường không sáng",
+            "attribute[kieu-den]": "den-duong",
+        }
+        form.update(fields)
+        data = {k: v for k, v in form.items() if v is not None}
+        return self.client.post(f"{V2}/requests.{fmt}", data=data)
+
+
+@pytest.fixture
+def api(reports_runtime: Runtime, services: Services) -> Iterator[Api]:
+    known = set(reports_runtime.registry.permissions)
+    row, key = run(create_api_key("mobile app", [SUBMIT], "test", known))
+    _, other = run(create_api_key("other", sorted(known - {SUBMIT}), "test", known))
+    with TestClient(create_app(runtime=reports_runtime), raise_server_exceptions=True) as client:
+        yield Api(client, key, row.id, other)
+
+
+def filed(api: Api, **fields: Any) -> str:
+    response = api.submit(**fields)
+    assert response.status_code == 200, response.text
+    return str(response.json()[0]["service_request_id"])
+
+
+# ----------------------------------------------------------------------- discovery, services
+
+
+def test_discovery_names_the_endpoint_its_formats_and_how_to_get_a_key(api: Api) -> None:
+    body = api.client.get(f"{V2}/discovery.json").json()
+    assert body["changeset"] and body["contact"] and body["key_service"]
+    [endpoint] = body["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"] == "http://127.0.0.1:8000/open311/v2"
+    assert endpoint["type"] == "production"
+    assert set(endpoint["formats"]) == {"text/xml", "application/json"}
+    dt.datetime.fromisoformat(body["changeset"])  # a sortable date-time
+    root = xml(api.client.get(f"{V2}/discovery.xml"))
+    assert root.tag == "discovery"
+    formats = [f.text for f in root.findall("endpoints/endpoint/formats/format")]
+    assert set(formats) == {"text/xml", "application/json"}
+    assert root.findtext("endpoints/endpoint/url") == endpoint["url"]
+
+
+def test_services_list_the_public_ones_in_both_formats_and_languages(api: Api) -> None:
+    # A withdrawn service and one of an inactive category are not offered.
+    api.db(Service.update({Service.public: False}).where(Service.id == api_waste(api)).run)
+    body = valid(api.client.get(f"{V2}/services.json").json(), "services.json")
+    assert body == [
+        {
+            "service_code": "chieu-sang",
+            "service_name": "Chiếu sáng",
+            "description": "Phản ánh Chiếu sáng",
+            "metadata": True,
+            "type": "realtime",
+            "keywords": None,
+            "group": "Hạ tầng",
+        }
+    ]
+    english = api.client.get(f"{V2}/services.json", headers={"accept-language": "en-GB,vi;q=0.5"})
+    assert english.json()[0]["service_name"] == "Street lighting"
+    assert english.json()[0]["group"] == "Infrastructure"
+    api.db(Service.update({Service.public: True}).where(Service.id == api_waste(api)).run)
+    api.db(Category.update({Category.active: False}).where(Category.code == "chieu-sang").run)
+    root = xml(api.client.get(f"{V2}/services.xml"))
+    assert root.tag == "services"
+    [service] = root.findall("service")
+    assert service.findtext("service_code") == "rac-thai"
+    assert service.findtext("metadata") == "false"
+    assert service.findtext("type") == "realtime"
+    assert service.findtext("keywords") == ""  # null: an empty element
+
+
+def api_waste(api: Api) -> int:
+    row = api.db(Service.select(Service.id).where(Service.category.code == "rac-thai").first().run)
+    return int(row["id"])
+
+
+def test_a_service_definition_lists_its_attributes(api: Api) -> None:
+    body = valid(api.client.get(f"{V2}/services/chieu-sang.json").json(), "service-definition.json")
+    assert body["service_code"] == "chieu-sang"
+    lamp, count = body["attributes"]
+    assert lamp == {
+        "variable": True,
+        "code": "kieu-den",
+        "datatype": "singlevaluelist",
+        "required": True,
+        "datatype_description": None,
+        "order": 1,
+        "description": "Loại đèn",
+        "values": [
+            {"key": "den-duong", "name": "Đèn đường"},
+            {"key": "den-cong-vien", "name": "Đèn công viên"},
+        ],
+    }
+    assert count["datatype"] == "number" and count["order"] == 2 and "values" not in count
+    english = api.client.get(f"{V2}/services/chieu-sang.json", headers={"accept-language": "en"})
+    assert english.json()["attributes"][0]["values"][1]["name"] == "Park lamp"
+    root = xml(api.client.get(f"{V2}/services/chieu-sang.xml"))
+    assert root.tag == "service_definition"
+    assert root.findtext("service_code") == "chieu-sang"
+    first = root.find("attributes/attribute")
+    assert first is not None
+    assert first.findtext("variable") == "true" and first.findtext("order") == "1"
+    keys = [v.findtext("key") for v in first.findall("values/value")]
+    assert keys == ["den-duong", "den-cong-vien"]
+    empty = valid(api.client.get(f"{V2}/services/rac-thai.json").json(), "service-definition.json")
+    assert empty == {"service_code": "rac-thai", "attributes": []}
+
+
+def test_unknown_services_resources_and_formats_are_404(api: Api) -> None:
+    assert "No service khong-co." in json_errors(
+        api.client.get(f"{V2}/services/khong-co.json"), 404
+    )
+    [(code, text)] = xml_errors(api.client.get(f"{V2}/services/khong-co.xml"), 404)
+    assert code == "404" and "khong-co" in text
+    json_errors(api.client.get(f"{V2}/nothing.json"), 404)
+    xml_errors(api.client.get(f"{V2}/nothing.xml"), 404)
+    # No format we serve: the platform's own 404.
+    for path in ("services.csv", "services", "services/chieu-sang.html", "requests/x.yaml"):
+        response = api.client.get(f"{V2}/{path}")
+        assert response.status_code == 404
+        assert response.json()["status_code"] == 404
+    assert api.client.post(f"{V2}/requests.csv", data={"api_key": api.key}).status_code == 404
+    json_errors(api.client.post(f"{V2}/services.json", data={"api_key": api.key}), 404)
+
+
+# ------------------------------------------------------------------------------------ POST
+
+
+def test_a_report_posted_with_the_form_key_is_stored_and_answered_with_its_ticket(
+    api: Api,
+) -> None:
+    response = api.submit(
+        email="dan@example.vn",
+        phone="0901 234 567",
+        account_id="acc-7",
+        first_name="Lan",
+        device_id="dev-1",
+        address_string="12 Trần Hưng Đạo",
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    [answer] = response.json()
+    assert set(answer) == {"service_request_id", "service_notice", "account_id"}
+    assert answer["account_id"] == "acc-7" and answer["service_notice"] is None
+    code = answer["service_request_id"]
+    assert isinstance(code, str) and code.startswith("PT-")
+    report = api.db(
+        Report.objects().where(Report.incident.code == code).output(load_json=True).first().run
+    )
+    assert report.channel == "open311" and report.api_key == api.key_id
+    assert report.attributes == {"kieu-den": "den-duong"} and report.device_id == "dev-1"
+    # The token answers with the ticket, in both formats.
+    # No published schema for tokens: the spec's two fields.
+    token = api.client.get(f"{V2}/tokens/{report.token}.json").json()
+    assert token == [{"service_request_id": code, "token": report.token}]
+    root = xml(api.client.get(f"{V2}/tokens/{report.token}.xml"))
+    assert root.tag == "service_requests"
+    assert root.findtext("request/service_request_id") == code
+    assert root.findtext("request/token") == report.token
+
+
+def test_the_key_may_come_in_a_header_and_the_answer_in_xml(api: Api) -> None:
+    response = api.client.post(
+        f"{V2}/requests.xml",
+        headers={"authorization": f"Bearer {api.key}"},
+        data={
+            "service_code": "rac-thai",
+            "address_string": "Chợ Phan Thiết",
+            "description": "Rác tồn đọng",
+        },
+    )
+    assert response.status_code == 200, response.text
+    root = xml(response)
+    assert root.tag == "service_requests"
+    request = root.find("request")
+    assert request is not None
+    assert (request.findtext("service_request_id") or "").startswith("PT-")
+    assert request.findtext("account_id") == "" and request.findtext("service_notice") == ""
+
+
+def test_a_missing_unknown_or_unauthorised_key_is_403_in_the_spec_format(api: Api) -> None:
+    for key in ("", "ioc_nope_nope", "not-a-key", api.other_key):
+        errors = json_errors(api.submit(key=key), 403)
+        assert list(errors.values()) == [403]
+    [(code, text)] = xml_errors(api.submit("xml", key="ioc_bad_key"), 403)
+    assert code == "403" and "api_key" in text
+    lacking = json_errors(api.submit(key=api.other_key), 403)
+    assert any(SUBMIT in text for text in lacking)
+    run_revoked = api.db(revoke_api_key, api.key_id, "test")
+    assert run_revoked.revoked_at is not None
+    json_errors(api.submit(), 403)
+    assert api.db(Report.count().run) == 0
+
+
+def test_each_problem_is_its_own_400_error_and_nothing_is_stored(api: Api) -> None:
+    errors = json_errors(
+        api.submit(
+            **{
+                "attribute[kieu-den]": "den-tu-dong",
+                "attribute[so-den]": "ba",
+                "attribute[mau]": "do",
+                "email": "not-an-address",
+            }
+        ),
+        400,
+    )
+    fields = {text.split(":")[0] for text in errors}
+    assert fields == {"attribute[kieu-den]", "attribute[so-den]", "attribute[mau]", "email"}
+    assert set(errors.values()) == {400}
+    missing = json_errors(api.submit(**{"attribute[kieu-den]": None}), 400)
+    assert [t.split(":")[0] for t in missing] == ["attribute[kieu-den]"]
+    nowhere = json_errors(api.submit(lat=None, long=None), 400)
+    assert [t.split(":")[0] for t in nowhere] == ["location"]
+    outside = json_errors(api.submit(lat="21.0285", long="105.8542"), 400)  # Hà Nội
+    assert [t.split(":")[0] for t in outside] == ["location"]
+    garbled = json_errors(api.submit(lat="mười", long="108.1"), 400)
+    assert [t.split(":")[0] for t in garbled] == ["location"]
+    no_service = json_errors(api.submit(service_code=""), 400)
+    assert [t.split(":")[0] for t in no_service] == ["service_code"]
+    unknown = json_errors(api.submit(service_code="khong-co"), 404)
+    assert list(unknown.values()) == [404]
+    xml_problems = xml_errors(api.submit("xml", lat=None, long=None, description="x" * 4001), 400)
+    assert sorted(t.split(":")[0] for _, t in xml_problems) == ["description", "location"]
+    assert api.db(Report.count().run) == 0 and api.db(Incident.count().run) == 0
+
+
+def test_every_attribute_datatype_is_checked(api: Api) -> None:
+    service = api_waste(api)
+    kinds = {
+        "chuoi": ("string", []),
+        "so": ("number", []),
+        "luc": ("datetime", []),
+        "ghi-chu": ("text", []),
+        "muc": ("singlevaluelist", [{"key": "a", "name_vi": "A"}, {"key": "b", "name_vi": "B"}]),
+        "nhieu": ("multivaluelist", [{"key": "x", "name_vi": "X"}, {"key": "y", "name_vi": "Y"}]),
+    }
+    api.db(
+        ServiceField.insert(
+            *[
+                ServiceField(
+                    service=service,
+                    code=code,
+                    datatype=datatype,
+                    position=i,
+                    label_vi=code,
+                    options=options,
+                )
+                for i, (code, (datatype, options)) in enumerate(kinds.items())
+            ]
+        ).run
+    )
+    definition = api.client.get(f"{V2}/services/rac-thai.json").json()
+    valid(definition, "service-definition.json")
+    assert [a["datatype"] for a in definition["attributes"]] == [k[0] for k in kinds.values()]
+    base = {"service_code": "rac-thai", "attribute[kieu-den]": None}
+    bad = {
+        "chuoi": "s" * 501,
+        "so": "nhiều",
+        "luc": "hôm qua",
+        "ghi-chu": "t" * 4001,
+        "muc": "c",
+        "nhieu": "z",
+    }
+    for code, value in bad.items():
+        errors = json_errors(api.submit(**base, **{f"attribute[{code}]": value}), 400)
+        assert [t.split(":")[0] for t in errors] == [f"attribute[{code}]"], errors
+    two = json_errors(
+        api.client.post(
+            f"{V2}/requests.json",
+            data={
+                "api_key": api.key,
+                "service_code": "rac-thai",
+                "address_string": "Chợ",
+                "attribute[muc]": ["a", "b"],
+            },
+        ),
+        400,
+    )
+    assert [t.split(":")[0] for t in two] == ["attribute[muc]"]
+    good = api.client.post(
+        f"{V2}/requests.json",
+        data={
+            "api_key": api.key,
+            "service_code": "rac-thai",
+            "address_string": "Chợ",
+            "attribute[chuoi]": "một dòng",
+            "attribute[so]": "2,5",
+            "attribute[luc]": "2026-11-05T08:30:00+07:00",
+            "attribute[ghi-chu]": "dòng 1\ndòng 2",
+            "attribute[muc]": "b",
+            # The spec's way to send several values of a multivaluelist.
+            "attribute[nhieu][]": ["y", "x"],
+        },
+    )
+    assert good.status_code == 200, good.text
+    stored = api.db(Report.select(Report.attributes).output(load_json=True).first().run)
+    assert stored["attributes"] == {
+        "chuoi": "một dòng",
+        "so": 2.5,
+        "luc": "2026-11-05T08:30:00+07:00",
+        "ghi-chu": "dòng 1\ndòng 2",
+        "muc": "b",
+        "nhieu": ["y", "x"],
+    }
+
+
+def test_an_api_key_is_rate_limited_with_retry_after(api: Api) -> None:
+    # Ten attempts in the window (the default), refused ones counted too.
+    for _ in range(10):
+        assert api.submit(lat=None, long=None).status_code == 400
+    limited = api.submit()
+    errors = json_errors(limited, 429)
+    assert list(errors.values()) == [429]
+    assert 0 < int(limited.headers["retry-after"]) <= 600
+    [(code, _)] = xml_errors(api.submit("xml"), 429)
+    assert code == "429"
+    assert api.db(Report.count().run) == 0
