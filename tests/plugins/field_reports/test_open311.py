@@ -411,3 +411,240 @@ def test_an_api_key_is_rate_limited_with_retry_after(api: Api) -> None:
     [(code, _)] = xml_errors(api.submit("xml"), 429)
     assert code == "429"
     assert api.db(Report.count().run) == 0
+
+
+# ---------------------------------------------------------------------------- GET requests
+
+PERSONAL = ("dan@example.vn", "0901 234 567", "Lan", "Nguyễn")
+
+
+def incident_of(api: Api, code: str) -> Incident:
+    return api.db(Incident.objects().where(Incident.code == code).first().run)
+
+
+def test_a_request_follows_its_incident_and_answers_nothing_personal(api: Api) -> None:
+    code = filed(
+        api, email="dan@example.vn", phone="0901 234 567", first_name="Lan", last_name="Nguyễn"
+    )
+    incident = incident_of(api, code)
+    [request] = valid(api.client.get(f"{V2}/requests/{code}.json").json(), "requests.json")
+    assert request["service_request_id"] == code and request["status"] == "open"
+    assert request["service_code"] == "chieu-sang" and request["service_name"] == "Chiếu sáng"
+    assert request["agency_responsible"] == "Phòng Quản lý đô thị"
+    assert request["description"] == "Đèn đường không sáng"
+    assert (request["lat"], request["long"]) == (PHAN_THIET[1], PHAN_THIET[0])
+    assert request["service_notice"] is None and request["media_url"] is None
+    assert request["requested_datetime"].endswith("+07:00")
+    assert dt.datetime.fromisoformat(request["requested_datetime"]) == incident.created_at.replace(
+        microsecond=0
+    )
+    # With no expected date set, the SLA's due time.
+    assert dt.datetime.fromisoformat(request["expected_datetime"]) == incident.sla_due_at.replace(
+        microsecond=0
+    )
+    expected = dt.datetime(2027, 1, 15, 3, 0, tzinfo=dt.UTC)
+    api.db(incidents.set_public_note, incident.id, "staff", "Đang chờ vật tư", expected)
+    photo = api.db(
+        Attachment.insert(
+            Attachment(
+                incident=incident.id,
+                path="a.jpg",
+                content_type="image/jpeg",
+                size=1,
+                created_at=incident.created_at,
+            )
+        ).run
+    )[0]["id"]
+    [request] = api.client.get(f"{V2}/requests/{code}.json").json()
+    assert request["service_notice"] == "Đang chờ vật tư"
+    assert request["expected_datetime"] == "2027-01-15T10:00:00+07:00"
+    assert request["media_url"] == f"http://127.0.0.1:8000/report-photos/{photo}"
+    root = xml(api.client.get(f"{V2}/requests/{code}.xml"))
+    assert root.tag == "service_requests"
+    assert root.findtext("request/service_notice") == "Đang chờ vật tư"
+    assert root.findtext("request/expected_datetime") == "2027-01-15T10:00:00+07:00"
+    assert root.findtext("request/long") == str(PHAN_THIET[0])
+    assert root.findtext("request/address_id") == "" and root.findtext("request/zipcode") == ""
+    api.db(incidents.change_status, incident.id, "rejected", "staff", "Không thuộc thẩm quyền")
+    closed = incident_of(api, code)
+    [request] = api.client.get(f"{V2}/requests/{code}.json").json()
+    assert request["status"] == "closed" and request["status_notes"] == "Không thuộc thẩm quyền"
+    assert dt.datetime.fromisoformat(request["updated_datetime"]) == closed.closed_at.replace(
+        microsecond=0
+    )
+    for path in (f"requests/{code}", "requests", "servicerequestupdates"):
+        for fmt in ("json", "xml"):
+            text = api.client.get(f"{V2}/{path}.{fmt}").text
+            assert not any(value in text for value in PERSONAL), (path, fmt)
+
+
+def test_requests_filter_by_ids_service_status_and_dates(api: Api) -> None:
+    lights = filed(api)
+    waste = filed(api, service_code="rac-thai", **{"attribute[kieu-den]": None})
+    api.db(incidents.change_status, incident_of(api, waste).id, "rejected", "staff", "")
+
+    def codes(**query: str) -> list[str]:
+        response = api.client.get(f"{V2}/requests.json", params=query)
+        assert response.status_code == 200, response.text
+        return [r["service_request_id"] for r in valid(response.json(), "requests.json")]
+
+    assert codes() == [waste, lights]  # newest first
+    assert codes(service_code="rac-thai") == [waste]
+    assert codes(service_code="rac-thai,chieu-sang") == [waste, lights]
+    assert codes(status="open") == [lights]
+    assert codes(status="closed") == [waste]
+    assert codes(status="open,closed") == [waste, lights]
+    assert codes(start_date="2020-01-01T00:00:00Z", end_date="2020-02-01T00:00:00Z") == []
+    # Ids override every other filter.
+    assert codes(service_request_id=f"{lights},{waste}", start_date="2020-01-01") == [
+        waste,
+        lights,
+    ]
+    root = xml(api.client.get(f"{V2}/requests.xml", params={"status": "open"}))
+    assert [r.findtext("service_request_id") for r in root.findall("request")] == [lights]
+    assert (
+        api.client.get(f"{V2}/requests.json", params={"status": "open"}).json()[0]["status"]
+        == "open"
+    )
+
+
+def test_bad_filters_are_400_in_the_spec_format(api: Api) -> None:
+    for query in (
+        {"start_date": "hôm qua"},
+        {"end_date": "2026-13-40"},
+        {"start_date": "2026-03-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"},
+        {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
+        {"status": "pending"},
+    ):
+        errors = json_errors(api.client.get(f"{V2}/requests.json", params=query), 400)
+        assert list(errors.values()) == [400], query
+    [(code, text)] = xml_errors(
+        api.client.get(f"{V2}/requests.xml", params={"start_date": "x"}), 400
+    )
+    assert code == "400" and text.startswith("start_date")
+    json_errors(api.client.get(f"{V2}/servicerequestupdates.json", params={"end_date": "x"}), 400)
+
+
+async def _bulk_reports(count: int, at: dt.datetime, prefix: str) -> None:
+    category = await Category.select(Category.id).where(Category.code == "chieu-sang").first()
+    for start in range(0, count, 200):
+        rows = [
+            Incident(
+                code=f"{prefix}-{n:05d}",
+                source="field_reports",
+                title="Đèn hỏng",
+                category=category["id"],
+                created_at=at - dt.timedelta(seconds=n),
+                updated_at=at,
+            )
+            for n in range(start, min(count, start + 200))
+        ]
+        await Incident.insert(*rows)
+    ids = await Incident.select(Incident.id).where(Incident.code.like(f"{prefix}-%"))
+    for start in range(0, len(ids), 200):
+        await Report.insert(
+            *[
+                Report(incident=r["id"], token=f"{prefix}-{r['id']}", created_at=at)
+                for r in ids[start : start + 200]
+            ]
+        )
+
+
+def test_the_defaults_are_the_last_90_days_and_at_most_1000(api: Api) -> None:
+    now = dt.datetime.now(dt.UTC)
+    api.db(_bulk_reports, 1, now - dt.timedelta(days=91), "OLD")
+    api.db(_bulk_reports, 1001, now - dt.timedelta(hours=1), "NEW")
+    body = api.client.get(f"{V2}/requests.json").json()
+    assert len(body) == 1000
+    codes = {r["service_request_id"] for r in body}
+    assert "OLD-00000" not in codes and "NEW-01000" not in codes  # the oldest of the new
+    assert "NEW-00000" in codes
+    since = (now - dt.timedelta(days=95)).isoformat()
+    until = (now - dt.timedelta(days=30)).isoformat()
+    older = api.client.get(f"{V2}/requests.json", params={"start_date": since, "end_date": until})
+    assert [r["service_request_id"] for r in older.json()] == ["OLD-00000"]
+    # A start date alone covers the 90 days after it.
+    after = api.client.get(f"{V2}/requests.json", params={"start_date": since})
+    assert [r["service_request_id"] for r in after.json()] == ["OLD-00000"]
+    assert len(xml(api.client.get(f"{V2}/requests.xml")).findall("request")) == 1000
+
+
+def test_hidden_reports_never_appear(api: Api) -> None:
+    code = filed(api)
+    shown = filed(api)
+    token = api.db(Report.select(Report.token).where(Report.incident.code == code).first().run)
+    api.db(Report.update({Report.hidden: True}).where(Report.incident.code == code).run)
+    listed = [r["service_request_id"] for r in api.client.get(f"{V2}/requests.json").json()]
+    assert listed == [shown]
+    by_id = api.client.get(f"{V2}/requests.json", params={"service_request_id": code})
+    assert by_id.json() == []
+    json_errors(api.client.get(f"{V2}/requests/{code}.json"), 404)
+    xml_errors(api.client.get(f"{V2}/requests/{code}.xml"), 404)
+    json_errors(api.client.get(f"{V2}/tokens/{token['token']}.json"), 404)
+    updates = api.client.get(f"{V2}/servicerequestupdates.json").json()
+    assert {u["service_request_id"] for u in updates} == {shown}
+
+
+def test_unknown_requests_and_tokens_are_404(api: Api) -> None:
+    [(code, _)] = xml_errors(api.client.get(f"{V2}/requests/PT-2000-000001.xml"), 404)
+    assert code == "404"
+    assert list(json_errors(api.client.get(f"{V2}/tokens/khong-co.json"), 404).values()) == [404]
+    xml_errors(api.client.get(f"{V2}/tokens/khong-co.xml"), 404)
+
+
+# ------------------------------------------------------------------- servicerequestupdates
+
+
+def test_updates_are_the_public_timeline_with_the_status_after_each(api: Api) -> None:
+    code = filed(api)
+    incident = incident_of(api, code)
+    api.db(incidents.comment, incident.id, "staff", "ghi chú nội bộ")  # not public
+    api.db(incidents.set_public_note, incident.id, "staff", "Đã giao đội điện", None)
+    api.db(incidents.change_status, incident.id, "rejected", "staff", "Trùng phản ánh khác")
+    body = api.client.get(
+        f"{V2}/servicerequestupdates.json", headers={"accept-language": "en"}
+    ).json()
+    events = api.db(
+        IncidentEvent.select(IncidentEvent.id)
+        .where(IncidentEvent.incident == incident.id, IncidentEvent.public.eq(True))
+        .order_by(IncidentEvent.id, ascending=False)
+        .run
+    )
+    assert [u["update_id"] for u in body] == [str(e["id"]) for e in events]
+    assert [u["status"] for u in body] == ["closed", "open", "open"]
+    assert [u["description"] for u in body] == [
+        "Trùng phản ánh khác",
+        "Đã giao đội điện",
+        "Report received.",
+    ]
+    assert all(u["service_request_id"] == code and u["media_url"] is None for u in body)
+    assert all(u["updated_datetime"].endswith("+07:00") for u in body)
+    root = xml(api.client.get(f"{V2}/servicerequestupdates.xml"))
+    assert root.tag == "service_request_updates"
+    updates = root.findall("request_update")
+    assert [u.findtext("status") for u in updates] == ["closed", "open", "open"]
+    assert updates[0].findtext("service_request_id") == code
+    old = api.client.get(
+        f"{V2}/servicerequestupdates.json",
+        params={"start_date": "2020-01-01T00:00:00Z", "end_date": "2020-01-02T00:00:00Z"},
+    )
+    assert old.json() == []
+
+
+# ---------------------------------------------------------------------------------- access
+
+
+def test_the_routes_answer_as_their_access_declares(reports_runtime: Runtime) -> None:
+    from tests.core.test_access_matrix import run_matrix
+
+    found, problems = run_matrix(reports_runtime, plugins={"field_reports"})
+    open311 = {(e.method, e.path): e.permission for e in found if e.path.startswith(V2)}
+    assert open311 == {
+        ("GET", f"{V2}/{{name:str}}"): None,
+        ("GET", f"{V2}/services/{{name:str}}"): None,
+        ("GET", f"{V2}/requests/{{name:str}}"): None,
+        ("GET", f"{V2}/tokens/{{name:str}}"): None,
+        ("POST", f"{V2}/{{name:str}}"): SUBMIT,
+    }
+    mine = [p for p in problems if p.endpoint.path.startswith(V2)]
+    assert not mine, "\n".join(map(str, mine))
