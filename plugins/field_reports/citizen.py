@@ -125,7 +125,7 @@ async def reopen(code: str, token: str, reason: str, max_reopens: int) -> Incide
         if report["reopen_count"] >= max_reopens:
             raise FormError(
                 {
-                    "reason": gettext(
+                    "": gettext(
                         "This report was already reopened %(n)s times, the most allowed. "
                         "Please send a new report."
                     )

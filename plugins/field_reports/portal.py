@@ -185,7 +185,7 @@ async def _uploads(request: Request[Any, Any, Any], max_bytes: int) -> list[tupl
     """The files sent as `photos`; an empty file input sends one nameless, empty part."""
     form = await request.form()
     found = []
-    for upload in form.getall("photos"):
+    for upload in form.getall("photos", []):
         if isinstance(upload, UploadFile) and (upload.filename or upload.size):
             # One byte past the limit is enough to refuse it; the rest is not read.
             found.append((upload.filename or "?", await upload.read(max_bytes + 1)))
