@@ -317,7 +317,9 @@ def run_matrix(
 
 
 def test_every_route_answers_as_its_access_declares(runtime: Runtime) -> None:
-    run(lifecycle.enable(runtime.registry, "sample_addon", "test"))
+    # Enabled plugins' routes answer; a disabled one's answer 404 and would prove nothing.
+    for plugin in ("sample_addon", "field_reports"):
+        run(lifecycle.enable(runtime.registry, plugin, "test"))
     found, problems = run_matrix(runtime)
 
     checked = {(e.method, e.path): e.permission for e in found}
@@ -327,6 +329,7 @@ def test_every_route_answers_as_its_access_declares(runtime: Runtime) -> None:
     assert checked[("POST", "/profile/password")] == "auth.profile"
     assert checked[("POST", "/sample-reports")] == "sample_reports.view"
     assert checked[("GET", "/sample-addon/ping")] is None
+    assert checked[("POST", "/open311/v2/{name:str}")] == "field_reports.submit"
     assert checked[("POST", "/login")] is None
     assert not any(path.startswith("/schema") for _, path in checked), "not a plugin's"
     assert not problems, "\n".join(map(str, problems))
