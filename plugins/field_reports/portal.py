@@ -258,14 +258,11 @@ async def report_submit(request: Request[Any, Any, Any]) -> Response[str]:
             )
     except FormError as exc:
         return await _form_page(request, values, lists, errors=exc.errors, status_code=422)
-    link = _tracking_link(request, incident.code, report.token)
-    context = {"code": incident.code, "link": link, "email": submission.email}
-    return await page(request, "field_reports/portal_sent.html", context, status_code=201)
-
-
-def _tracking_link(request: Request[Any, Any, Any], code: str, token: str) -> str:
+    path = f"/track/{quote(incident.code)}?token={quote(report.token)}"
     base = request.app.state.runtime.settings.public_url.rstrip("/")
-    return f"{base}/track/{quote(code)}?token={quote(token)}"
+    # The link to follow is on this site; the address to keep is the public one.
+    context = {"code": incident.code, "path": path, "link": base + path, "email": submission.email}
+    return await page(request, "field_reports/portal_sent.html", context, status_code=201)
 
 
 async def _too_many(request: Request[Any, Any, Any], retry_after_s: int) -> Response[str]:
