@@ -15,7 +15,8 @@ How the reports get their past. The last LIVE_DAYS days are filed and worked thr
 platform's services (`intake.submit`, `assign`, `change_status`, `escalate`, `decide`, …), so
 intake, routing, the timeline and escalations are the platform's own; each service stamps the
 present, so right after each call the rows it wrote are moved to their moment in the past by a
-direct table update (`_Clock`). Older reports, all finished, are written in bulk by `_History`,
+direct table update (`_Clock`). Older reports (finished, but for a few waiting on a promised
+date) are written in bulk by `_History`,
 which replays the same workflow in memory (the workflow's transitions, the routing rules and SLA
 targets read from the database, the working calendar, the SLA sweep's warnings and automatic
 escalations): through the services they would take about 20 ms a change on SQLite, minutes
@@ -671,7 +672,7 @@ def _script(world: _World, rng: random.Random, plan: _Plan) -> None:
             args["note"] = rng.choice(notes["returned"])
             resolve_at = world.working(at, rng.uniform(4, hours))
         else:
-            others = [d for d, name in world.officers.items() if d != department]
+            others = [d for d in world.officers if d != department]
             args["department"] = rng.choice(others)
             resolve_at = world.working(at, rng.uniform(8, hours + 8))
         steps.append(_Step(at, "decide", leader, args))
@@ -1113,7 +1114,7 @@ async def _live(plan: _Plan, limits: intake.Limits, world: _World, stamp: _Clock
             continue  # a step the platform refuses now (it moved on): skip it, as staff would
         closing = step.kind == "status" and args["target"] not in OPEN_STATUSES
         await stamp.moved(step.at, escalations=step.kind in ("escalate", "decide"), closed=closing)
-    if plan.rating and plan.rating[2] <= now:
+    if plan.rating:
         stars, comment, rated_at = plan.rating
         await Report.update(
             {Report.rating: stars, Report.rating_comment: comment, Report.rated_at: rated_at}
@@ -1133,8 +1134,10 @@ async def _reports(world: _World, limits: intake.Limits, count: int) -> None:
     with click.progressbar(length=count, label="reports") as bar:
         for number, (at, category) in enumerate(moments):
             plan = await _plan(world, rng, at, category, number)
+            if plan.rating and plan.rating[2] > now:
+                plan.rating = None  # not rated yet
             if number < split:
-                year = at.astimezone(TIMEZONE).year
+                year = at.year  # as the service numbers tickets: the UTC year
                 tickets[year] = tickets.get(year, 0) + 1
                 history = _History(
                     world, plan, f"{service.TICKET_PREFIX}-{year}-{tickets[year]:06d}"
