@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from field_reports import demo, moderation, notices, open311, portal, services_pages
+from field_reports import (
+    catalog_io,
+    demo,
+    moderation,
+    notices,
+    open311,
+    portal,
+    services_pages,
+)
 from ioc_core import __version__
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
@@ -83,4 +91,4 @@ def notification_kinds() -> dict[str, Any]:
 
 @hookimpl
 def cli_commands() -> list[Any]:
-    return [demo.demo_command]
+    return [demo.demo_command, catalog_io.catalog_group]
