@@ -16,13 +16,13 @@ platform's services (`intake.submit`, `assign`, `change_status`, `escalate`, `de
 intake, routing, the timeline and escalations are the platform's own; each service stamps the
 present, so right after each call the rows it wrote are moved to their moment in the past by a
 direct table update (`_Clock`). Older reports (finished, but for a few waiting on a promised
-date) are written in bulk by `_History`,
-which replays the same workflow in memory (the workflow's transitions, the routing rules and SLA
-targets read from the database, the working calendar, the SLA sweep's warnings and automatic
-escalations): through the services they would take about 20 ms a change on SQLite, minutes
-for a year. Finally the SLA sweep runs once, as it would on the first minute of serving.
-The demo's history sends no notifications: while seeding, the task queues are bound to an
-in-memory broker, so the outbox events are recorded as dispatched and no handler runs.
+date) are written in bulk by `_History`, which replays the same workflow in memory (the
+workflow's transitions, the routing rules and SLA targets read from the database, the working
+calendar, the SLA sweep's warnings and automatic escalations): through the services they would
+take about 20 ms a change on SQLite, minutes for a year. Finally the SLA sweep runs once, as
+it would in the first minute of serving. The demo's history sends no notifications: while
+seeding, the task queues are bound to an in-memory broker, so the outbox events are recorded as
+dispatched and no handler runs.
 """
 
 from __future__ import annotations
