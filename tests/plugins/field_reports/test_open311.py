@@ -203,9 +203,11 @@ def test_a_service_definition_lists_its_attributes(api: Api) -> None:
 
 
 def test_unknown_services_resources_and_formats_are_404(api: Api) -> None:
-    assert "No service khong-co." in json_errors(
+    assert "Không có lĩnh vực khong-co." in json_errors(
         api.client.get(f"{V2}/services/khong-co.json"), 404
     )
+    english = api.client.get(f"{V2}/services/khong-co.json", headers={"accept-language": "en"})
+    assert "No service khong-co." in json_errors(english, 404)
     [(code, text)] = xml_errors(api.client.get(f"{V2}/services/khong-co.xml"), 404)
     assert code == "404" and "khong-co" in text
     json_errors(api.client.get(f"{V2}/nothing.json"), 404)
