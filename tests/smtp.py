@@ -13,6 +13,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from ioc_core.plugins import lifecycle
+from ioc_core.runtime import Runtime, build_runtime
+from ioc_core.settings import Settings
+from tests.helpers import run
 from tests.processes import free_port
 
 SMTP_USER, SMTP_PASSWORD = "ioc", "p@ss w:rd/42"
@@ -71,3 +75,21 @@ def local_smtp() -> Iterator[tuple[Mailbox, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+@contextmanager
+def mailing_runtime(
+    environ: dict[str, str], port: int, plugins: tuple[str, ...] = ()
+) -> Iterator[Runtime]:
+    """A migrated platform e-mailing through the local SMTP server on `port`, with `plugins`
+    enabled."""
+    built = build_runtime(
+        Settings.load(environ | {"IOC_SMTP_URL": f"smtp://127.0.0.1:{port}"}), park_delay_ms=200
+    )
+    run(lifecycle.migrate_enabled(built.registry))
+    for plugin in plugins:
+        run(lifecycle.enable(built.registry, plugin, "test"))
+    try:
+        yield built
+    finally:
+        built.broker.close()

@@ -331,7 +331,7 @@ def _editor_routes(editor: Editor) -> list[Any]:
             "action": f"{editor.path}/{row_id}/delete",
             "back": editor.back,
         }
-        return await page(request, "sla/config_confirm.html", context)
+        return await page(request, "confirm_delete.html", context)
 
     @post(one + "/delete", opt=PERMISSION, include_in_schema=False)
     async def remove(request: Request[Any, Any, Any], row_id: FromPath[int]) -> Response[Any]:

@@ -306,7 +306,7 @@ def _editor_routes(editor: Editor) -> list[Any]:
             "action": request.url.path,
             "back": editor.back(ids),
         }
-        return await page(request, "field_reports/admin_confirm.html", context)
+        return await page(request, "confirm_delete.html", context)
 
     @post(one + "/delete", opt=PERMISSION, include_in_schema=False)
     async def remove(request: Request[Any, Any, Any]) -> Response[Any]:

@@ -14,26 +14,19 @@ from ioc_core.incidents import service
 from ioc_core.incidents.tables import Incident, IncidentFollower
 from ioc_core.notifications import sender
 from ioc_core.notifications.tables import Notification
-from ioc_core.plugins import lifecycle
-from ioc_core.runtime import Runtime, build_runtime
-from ioc_core.settings import Settings
+from ioc_core.runtime import Runtime
 from ioc_core.sla import escalation
 from tests.helpers import STAFF_PASSWORD, run, wait_until, worker
 from tests.sla.test_escalation import file, org
-from tests.smtp import Mailbox
+from tests.smtp import Mailbox, mailing_runtime
 
 CITIZEN = "nguoidan@example.vn"
 
 
 @pytest.fixture
 def mail_runtime(environ: dict[str, str], mailbox: tuple[Mailbox, int]) -> Iterator[Runtime]:
-    built = build_runtime(
-        Settings.load(environ | {"IOC_SMTP_URL": f"smtp://127.0.0.1:{mailbox[1]}"}),
-        park_delay_ms=200,
-    )
-    run(lifecycle.migrate_enabled(built.registry))
-    yield built
-    built.broker.close()
+    with mailing_runtime(environ, mailbox[1]) as built:
+        yield built
 
 
 def told(username_id: int, kind: str) -> list[dict[str, object]]:

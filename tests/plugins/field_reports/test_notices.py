@@ -13,12 +13,10 @@ from ioc_core.incidents import service
 from ioc_core.incidents.tables import IncidentFollower
 from ioc_core.notifications import sender
 from ioc_core.notifications.tables import OutboundMessage
-from ioc_core.plugins import lifecycle
-from ioc_core.runtime import Runtime, build_runtime
-from ioc_core.settings import Settings
+from ioc_core.runtime import Runtime
 from tests.helpers import run, wait_until, worker
 from tests.plugins.field_reports.conftest import PHAN_THIET, seed_services
-from tests.smtp import Mailbox
+from tests.smtp import Mailbox, mailing_runtime
 
 LIMITS = Limits(bounds=(107.95, 10.8, 108.35, 11.15), per_client=10, window_s=600)
 REPORTER = "nguoidan@example.vn"
@@ -27,14 +25,8 @@ OTHER = "hangxom@example.vn"
 
 @pytest.fixture
 def mail_runtime(environ: dict[str, str], mailbox: tuple[Mailbox, int]) -> Iterator[Runtime]:
-    built = build_runtime(
-        Settings.load(environ | {"IOC_SMTP_URL": f"smtp://127.0.0.1:{mailbox[1]}"}),
-        park_delay_ms=200,
-    )
-    run(lifecycle.migrate_enabled(built.registry))
-    run(lifecycle.enable(built.registry, "field_reports", "test"))
-    yield built
-    built.broker.close()
+    with mailing_runtime(environ, mailbox[1], ("field_reports",)) as built:
+        yield built
 
 
 def test_status_changes_reach_the_reporter_with_the_private_link(
