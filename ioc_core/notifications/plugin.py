@@ -36,8 +36,8 @@ SPEC = PluginSpec(
     ),
     menu_items=(
         MenuItem(
-            "🔔 Thông báo",
-            "🔔 Notifications",
+            "Thông báo",
+            "Notifications",
             routes.LIST,
             "notifications.view",
             placement="account",
