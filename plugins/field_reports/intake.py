@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from field_reports.tables import IntakeAttempt, Report, Service, ServiceField
-
 from ioc_core.auth.errors import FormError
 from ioc_core.db.transactions import write_transaction
 from ioc_core.geo import spatial
@@ -238,8 +237,9 @@ def _check_contact(sub: Submission, errors: dict[str, str]) -> None:
         errors["media_url"] = gettext("Give a web address starting with https://.")
 
 
-async def submit(sub: Submission, limits: Limits) -> tuple[Incident, Report]:
-    """Check everything, then store the report with its incident, all or nothing."""
+async def check(sub: Submission, limits: Limits) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything a report must satisfy, every problem at once (FormError); the service and
+    the cleaned custom field values. Stores nothing."""
     errors: dict[str, str] = {}
     service = await public_service(sub.service_code)
     attributes: dict[str, Any] = {}
@@ -255,7 +255,12 @@ async def submit(sub: Submission, limits: Limits) -> tuple[Incident, Report]:
     if errors:
         raise FormError(errors)
     assert service is not None
+    return service, attributes
 
+
+async def submit(sub: Submission, limits: Limits) -> tuple[Incident, Report]:
+    """Check everything, then store the report with its incident, all or nothing."""
+    service, attributes = await check(sub, limits)
     created: list[Report] = []
 
     async def store(incident: Incident) -> None:

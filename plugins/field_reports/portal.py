@@ -209,31 +209,7 @@ async def report_submit(request: Request[Any, Any, Any]) -> Response[str]:
     values, lists = await form_of(request)
     errors: dict[str, str] = {}
     lat, lon = _coordinates(values, errors)
-    photo_limits = photos.PhotoLimits.of(settings)
-    uploads = await _uploads(request, photo_limits.max_bytes)
-    try:
-        checked = await anyio.to_thread.run_sync(photos.check_all, uploads, photo_limits)
-    except FormError as exc:
-        errors |= exc.errors
-        checked = []
-    if errors:
-        return await _form_page(request, values, lists, errors=errors, status_code=422)
-
-    located = next((p.gps for p in checked if p.gps), None)
-    if lat is None and located is not None:
-        # Offered, not imposed: the citizen checks the pin and sends again.
-        values["lat"], values["lon"] = (f"{v:.6f}" for v in located)
-        message = gettext("The place where your photo was taken is filled in: check the pin.")
-        return await _form_page(
-            request, values, lists, errors={"location": message}, status_code=422
-        )
-
     code = values.get("service_code", "")
-    if values.get("confirm") != "1" and lat is not None and lon is not None:
-        nearby = await intake.possible_duplicates(code, lon, lat)
-        if nearby:
-            return await _form_page(request, values, lists, duplicates=nearby)
-
     submission = Submission(
         service_code=code,
         lat=lat,
@@ -250,6 +226,32 @@ async def report_submit(request: Request[Any, Any, Any]) -> Response[str]:
         first_name=values.get("name", ""),
         channel="portal",
     )
+    photo_limits = photos.PhotoLimits.of(settings)
+    uploads = await _uploads(request, photo_limits.max_bytes)
+    try:
+        checked = await anyio.to_thread.run_sync(photos.check_all, uploads, photo_limits)
+    except FormError as exc:
+        errors |= exc.errors
+        checked = []
+    # The report's own checks too, so every problem shows at once.
+    try:
+        await intake.check(submission, limits)
+    except FormError as exc:
+        errors = exc.errors | errors
+    located = next((p.gps for p in checked if p.gps), None)
+    if lat is None and located is not None:
+        # Offered, not imposed: the citizen checks the pin and sends again.
+        values["lat"], values["lon"] = (f"{v:.6f}" for v in located)
+        message = gettext("The place where your photo was taken is filled in: check the pin.")
+        errors["location"] = message
+    if errors:
+        return await _form_page(request, values, lists, errors=errors, status_code=422)
+
+    if values.get("confirm") != "1" and lat is not None and lon is not None:
+        nearby = await intake.possible_duplicates(code, lon, lat)
+        if nearby:
+            return await _form_page(request, values, lists, duplicates=nearby)
+
     root = photos.media_root(request.app.state.runtime.settings)
     try:
         with photos.stored(checked, root) as stored:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,27 @@ from ioc_core.web.app import create_app
 from tests.helpers import in_app, run
 from tests.plugins.field_reports.conftest import PHAN_THIET, Services
 
-SCHEMAS = Path(__file__).resolve().parents[4] / "shared" / "open311" / "georeport-v2"
+
+def _schemas() -> Path:
+    """The published GeoReport v2 JSON Schemas (not part of this repository): named by
+    IOC_OPEN311_SCHEMAS, or in `shared/open311/` beside the checkout, as on the project's
+    machines (a clean clone elsewhere finds them at /work/shared)."""
+    repository = Path(__file__).resolve().parents[3]
+    candidates = [
+        Path(os.environ["IOC_OPEN311_SCHEMAS"]) if os.environ.get("IOC_OPEN311_SCHEMAS") else None,
+        repository.parent / "shared" / "open311" / "georeport-v2",
+        Path("/work/shared/open311/georeport-v2"),
+    ]
+    for folder in candidates:
+        if folder is not None and (folder / "services.json").is_file():
+            return folder
+    raise RuntimeError(
+        "GeoReport v2 schemas not found: set IOC_OPEN311_SCHEMAS to the folder holding "
+        "services.json, requests.json, ..."
+    )
+
+
+SCHEMAS = _schemas()
 V2 = "/open311/v2"
 SUBMIT = "field_reports.submit"
 

@@ -168,11 +168,13 @@ def test_problems_show_beside_their_fields_and_nothing_is_stored(
         ("photos", ("den.jpg", b"not an image at all", "image/jpeg")),
         ("photos", ("dong.gif", picture("GIF"), "image/gif")),
     ]
-    answer = client.post("/report", data=lights(token), files=refused)
+    missing = lights(token, **{"attribute[kieu-den]": ""})
+    answer = client.post("/report", data=missing, files=refused)
     assert answer.status_code == 422
     error = re.search(r'data-testid="photos-error">([^<]+)<', answer.text)
     assert error and "den.jpg is not a JPEG, PNG or WebP photo." in error.group(1)
     assert "dong.gif" in error.group(1)
+    assert "Loại đèn is required." in answer.text, "the report's own problems show at once"
     too_big = [("photos", ("lon.jpg", picture(size=(2000, 1500)) + b"\0" * 300_000, "image/jpeg"))]
     answer = client.post("/report", data=lights(token), files=too_big)
     assert answer.status_code == 422 and "lon.jpg is larger than 0.3 MB." in answer.text
