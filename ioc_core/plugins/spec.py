@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PLACEMENTS = ("menu", "account", "public")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class MenuItem:
     # "menu": the main navigation; "account": beside the user's name (a bell, say); "public":
     # for visitors who are not signed in (a citizen portal's pages).
     placement: str = "menu"
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"menu item {self.path}: placement must be one of {PLACEMENTS}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins.registry import load_plugins
-from ioc_core.plugins.spec import Permission, PluginSpec
+from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
 
@@ -168,3 +168,9 @@ def test_route_naming_an_undeclared_permission_refuses_the_plugin(
     assert reasons["typo"] == (
         "routes naming a permission no plugin declares: GET /typo (typo.veiw)"
     )
+
+
+def test_a_menu_item_names_a_known_placement() -> None:
+    assert MenuItem("Gửi phản ánh", "Report", "/report", placement="public").placement == "public"
+    with pytest.raises(ValueError, match="placement must be one of"):
+        MenuItem("Sai", "Wrong", "/x", placement="sidebar")
