@@ -28,6 +28,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answering(base: str, process: subprocess.Popen[str], timeout: float = START_TIMEOUT_S) -> None:
+    """Wait, bounded, until the server `process` answers /healthz at `base`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"ioc exited: {process.stdout.read()}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ioc did not answer within {timeout} s")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def serving(env: dict[str, str]) -> Iterator[str]:
     """An `ioc serve` process; yields its base URL once /healthz answers."""
@@ -41,23 +66,7 @@ def serving(env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"ioc serve exited: {process.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"ioc serve did not answer within {START_TIMEOUT_S} s")
-            time.sleep(0.1)
+        answering(base, process)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.sla.tables import Escalation, RoutingRule, SlaTarget
 from tests.helpers import run, sign_in
-from tests.processes import IOC, free_port, ioc
+from tests.processes import IOC, answering, free_port, ioc, stop
 
 # Few reports: the seed's fixed work (migrations, accounts) dominates, and the test stays fast.
 REPORTS = 150
@@ -133,15 +132,7 @@ def test_demo_serves_the_portal_and_prints_how_to_use_it(tmp_path: Path) -> None
         key = next(line for line in printed if line.startswith("API key")).split()[-1]
         assert key.startswith("ioc_")
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "no /healthz within 60 s"
-            time.sleep(0.2)
+        answering(base, process, timeout=60)
         page = httpx.get(f"{base}/report", timeout=10)
         assert page.status_code == 200 and "Chiếu sáng" in page.text
 
@@ -155,9 +146,4 @@ def test_demo_serves_the_portal_and_prints_how_to_use_it(tmp_path: Path) -> None
         assert answer.status_code == 200, answer.text
         assert sum(f["properties"]["count"] for f in answer.json()["features"]) == 40
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
