@@ -118,7 +118,7 @@ async def create_incident(
             created_at=now,
             updated_at=now,
         )
-        routed = await routing.route(incident, await clock.load_calendar(), now)
+        routed = await routing.route(incident, now)
         await incident.save()
         await timeline_event(
             incident.id, actor, "created", None, public_fields(incident), public=True
@@ -242,7 +242,7 @@ async def change_status(incident_id: int, target: str, actor: str, note: str = "
             clock.resume(incident, now, await clock.load_calendar())
         elif target == "reopened":
             # A reopened report gets its full time again, from now.
-            await routing.route(incident, await clock.load_calendar(), now)
+            await routing.route(incident, now)
         incident.status = target
         if target in OPEN_STATUSES:
             incident.closed_at = None
@@ -328,8 +328,7 @@ async def recategorise(incident_id: int, actor: str, category_code: str) -> Inci
             raise FormError({"category": gettext("The incident already has this category.")})
         before = {"category": incident.category}
         incident.category = category["id"]
-        calendar = await clock.load_calendar()
-        routed.extend(await routing.route(incident, calendar, incident.created_at) or ())
+        routed.extend(await routing.route(incident, incident.created_at) or ())
         return before, {"category": incident.category}
 
     async def log_routing(incident: Incident) -> None:

@@ -109,9 +109,10 @@ async def _queue(
         default_sort="sla_due_at",
         where=await queue_condition(principal, name),
     )
+    counters = counts(principal)
     tabs = [
-        {"name": q, "title": queue_title(q), "path": PATHS[q], "count": await count()}
-        for q, count in ((q, counts(principal)[PATHS[q]]) for q in QUEUES)
+        {"name": q, "title": queue_title(q), "path": PATHS[q], "count": await counters[PATHS[q]]()}
+        for q in QUEUES
     ]
     departments = {
         d["id"]: d["name_vi"] for d in await Department.select(Department.id, Department.name_vi)

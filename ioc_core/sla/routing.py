@@ -7,8 +7,7 @@ import datetime as dt
 from typing import Any
 
 from ioc_core.incidents.tables import Incident
-from ioc_core.sla.calendar import WorkCalendar
-from ioc_core.sla.clock import set_due
+from ioc_core.sla.clock import load_calendar, set_due
 from ioc_core.sla.tables import RoutingRule, SlaTarget
 
 
@@ -36,7 +35,7 @@ def hours(value: float) -> dt.timedelta:
 
 
 async def route(
-    incident: Incident, calendar: WorkCalendar, start: dt.datetime
+    incident: Incident, start: dt.datetime
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Apply the rules to `incident` (in place, in the caller's transaction): the department of
     the matching rule, and a due time of the matching target counted from `start`. Returns the
@@ -47,6 +46,8 @@ async def route(
     if rule is not None:
         incident.department = rule["department"]
     if target is not None:
+        # Read only when a target applies: filing is the intake's hot path.
+        calendar = await load_calendar()
         due = calendar.add(start, hours(target["hours"]))
         set_due(incident, due, hours(target["warn_hours"]), calendar)
     after: dict[str, Any] = {"department": incident.department, "sla_due_at": _iso(incident)}
