@@ -56,11 +56,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     import uvicorn
 
     from ioc_core.web.app import create_app
+    from ioc_core.web.log_privacy import log_config
 
     runtime = runtime_of(ctx)
     app = create_app(runtime=runtime, run_workers=runtime.settings.is_embedded_broker)
     click.echo(f"serving on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config())
 
 
 @cli.command()

@@ -19,6 +19,9 @@ BROKER_SCHEMES = ("embedded", "redis", "rediss", "amqp", "amqps")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 DEFAULT_SMTP_FROM = "IOC <noreply@localhost>"
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+# A live worker polls its queues about once a second: a shorter timeout would call it dead.
+MIN_HEARTBEAT_TIMEOUT_S = 2.0
 
 
 class SettingsError(ValueError):
@@ -40,6 +43,8 @@ class Settings:
     plugin_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     plugin_state_ttl: float = 1.0
     embedded_workers: int = 2
+    # Silence after which a Redis worker counts as dead and its unacked messages are re-queued.
+    broker_heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
     public_url: str = "http://127.0.0.1:8000"
     # A tile URL template ({z}/{x}/{y}); empty: the map draws wards and incidents on no tiles.
     map_tiles: str = ""
@@ -91,6 +96,7 @@ class Settings:
             plugin_settings=_plugin_settings(file_values.get("plugin", {})),
             plugin_state_ttl=_number("IOC_PLUGIN_STATE_TTL", value("plugin_state_ttl"), 1.0),
             embedded_workers=int(_number("IOC_EMBEDDED_WORKERS", value("embedded_workers"), 2)),
+            broker_heartbeat_timeout_s=_heartbeat_timeout(value("broker_heartbeat_timeout_s")),
             public_url=_public_url(value("public_url")),
             map_tiles=_map_tiles(value("map_tiles")),
             smtp_url=_smtp_url(value("smtp_url")),
@@ -138,6 +144,16 @@ def _broker_url(raw: str | None, var_dir: Path) -> str:
             "or amqp://user:password@host:5672/",
         )
     return raw
+
+
+def _heartbeat_timeout(raw: Any) -> float:
+    seconds = _number("IOC_BROKER_HEARTBEAT_TIMEOUT_S", raw, DEFAULT_HEARTBEAT_TIMEOUT_S)
+    if seconds < MIN_HEARTBEAT_TIMEOUT_S:
+        raise SettingsError(
+            "IOC_BROKER_HEARTBEAT_TIMEOUT_S",
+            f"must be at least {MIN_HEARTBEAT_TIMEOUT_S:g} seconds, or live workers count as dead",
+        )
+    return seconds
 
 
 def _secret_key(raw: str | None, var_dir: Path) -> str:

@@ -2,8 +2,9 @@
 
 1. SQLite + the embedded broker: every test.
 2. PostgreSQL/PostGIS + Redis: the tests marked `backend` (they use the database or broker).
-Each pass prints its counts; the last line adds them up. Exit status is non-zero when a pass
-fails or runs no test.
+The two passes run at the same time (they share no database, broker or port), each line of
+their output prefixed with its pass. Each pass prints its counts; the last line adds them up.
+Exit status is non-zero when a pass fails or runs no test.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 PASSES = (
-    ("sqlite+embedded", {}, []),
+    ("sqlite", {}, []),
     (
-        "postgresql+redis",
+        "postgresql",
         {
             "IOC_TEST_DATABASE_URL": os.environ.get(
                 "IOC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -45,20 +47,38 @@ def counts(junit: Path) -> dict[str, int]:
     }
 
 
+def echo(name: str, process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        sys.stdout.write(f"[{name}] {line}")
+        sys.stdout.flush()
+
+
 def main(extra: list[str]) -> int:
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     status = 0
     with tempfile.TemporaryDirectory() as tmp:
+        running = []
         for name, env, args in PASSES:
             junit = Path(tmp) / f"{name}.xml"
-            print(f"=== backend {name} ===", flush=True)
-            code = subprocess.call(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "pytest", *args, f"--junitxml={junit}", *extra],
                 env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
             )
+            printer = threading.Thread(target=echo, args=(name, process), daemon=True)
+            printer.start()
+            running.append((name, junit, process, printer))
+        for name, junit, process, printer in running:
+            code = process.wait()
+            printer.join()
             if not junit.exists():
                 print(f"{name}: pytest stopped before running tests (exit {code})")
-                return code or 1
+                status = status or code or 1
+                continue
             found = counts(junit)
             print(
                 f"{name}: {found['passed']} passed, {found['failed']} failed, "

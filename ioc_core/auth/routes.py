@@ -151,6 +151,7 @@ async def change_password(request: Request[Any, Any, Any], data: Form) -> Respon
         context = {"user": user, "password_errors": errors}
         return await page(request, "auth/profile.html", context, status_code=422)
     await User.update({User.password_hash: hash_password(data["new"])}).where(User.id == user.id)
+    await sessions.end_sessions(user.id, keep_token=request.cookies[SESSION_COOKIE])
     await audit(principal.actor, "user.password", user.username, None, None)
     await sessions.add_flash(
         request.cookies[SESSION_COOKIE], "success", i18n.gettext("Password changed.")

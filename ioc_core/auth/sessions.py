@@ -79,6 +79,14 @@ async def sign_out(token: str) -> None:
     await Session.delete().where(Session.token_hash == digest(token))
 
 
+async def end_sessions(user_id: int, keep_token: str = "") -> None:
+    """Sign a user out everywhere, but for the session of `keep_token`: after a password
+    change, whoever knew the old password keeps no session opened with it."""
+    await Session.delete().where(
+        (Session.user == user_id) & (Session.token_hash != digest(keep_token))
+    )
+
+
 async def add_flash(token: str, kind: str, message: str) -> None:
     """A message shown once, on the next page this browser loads."""
     session = (

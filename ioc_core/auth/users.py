@@ -13,6 +13,7 @@ from piccolo.table import Table
 
 from ioc_core.auth.errors import AuthError, FormError
 from ioc_core.auth.passwords import hash_password, password_problems
+from ioc_core.auth.sessions import end_sessions
 from ioc_core.auth.tables import Department, Role, User, UserDepartment, UserRole
 from ioc_core.db.audit import audit
 from ioc_core.i18n import LANGUAGES, gettext
@@ -102,6 +103,10 @@ async def update_user(
         await UserRole.delete().where(UserRole.user == user.id)
         await UserDepartment.delete().where(UserDepartment.user == user.id)
         await _link(user.id, role_ids, department_ids)
+        if new_password or not is_active:
+            # A password set by an administrator (a lost or leaked one) or a disabled account
+            # ends the user's sessions everywhere.
+            await end_sessions(user.id)
         after = await _summary(user) | {"password_changed": bool(new_password)}
         await audit(actor, "user.update", user.username, before, after)
     return user

@@ -23,6 +23,8 @@ event waiting for months; once enabled, it sees the events from then on.
 Once per cluster, the sweeper: `sweep()` runs its batches under `exclusive_transaction`, so two
 sweeps never send the same batch; `sweep_periodically` claims each period in the database
 (`ioc_core.tasks.periodic`), so however many chains were started, one sweep runs per period.
+A chain lost with the broker's messages (a Redis restart) is sent again by the workers'
+watchdog (`ioc_core.tasks.watchdog`) once the sweep is two periods late.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from ioc_core.incidents.tables import HandledEvent, OutboxEvent
 from ioc_core.plugins.registry import PluginRegistry
 from ioc_core.plugins.state import PluginStates
 from ioc_core.tasks.gate import states_of
-from ioc_core.tasks.periodic import claim_period
+from ioc_core.tasks.periodic import chain, claim_period
 from ioc_core.tasks.task import TaskNotBound, task
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -254,6 +256,7 @@ def handler_name(handler: Callable[..., Any]) -> str:
 
 
 # No retry limit: the chain must outlive a long database or broker outage.
+@chain(SWEEPER, SWEEP_EVERY_S)
 @task(queue="events", max_retries=None, min_backoff=1_000, max_backoff=60_000)
 async def sweep_periodically() -> None:
     """Sweep, once per SWEEP_EVERY_S seconds across the cluster (see `claim_period`)."""

@@ -34,7 +34,7 @@ from ioc_core.notifications import service
 from ioc_core.notifications.tables import ERROR_MAX, OutboundMessage
 from ioc_core.plugins.state import PluginStates
 from ioc_core.tasks.gate import states_of
-from ioc_core.tasks.periodic import claim_period
+from ioc_core.tasks.periodic import chain, claim_period
 from ioc_core.tasks.task import task
 
 Channel = Callable[[str, str, str], Awaitable[None]]
@@ -169,15 +169,18 @@ async def _send_one(
 
 async def _failed(message: dict[str, Any], error: str) -> None:
     attempts = message["attempts"] + 1
+    # The log gets the error's type only: a server's refusal quotes the recipient's address.
+    # The whole error is in the message's `last_error`, where staff look.
+    kind = error.partition(":")[0]
     if attempts >= MAX_ATTEMPTS:
         log.error(
-            "notifications: message %s given up after %d tries: %s", message["id"], attempts, error
+            "notifications: message %s given up after %d tries (%s)", message["id"], attempts, kind
         )
         await _give_up(message["id"], error)
         return
     backoff = min(FIRST_BACKOFF_S * 2 ** (attempts - 1), MAX_BACKOFF_S)
     log.warning(
-        "notifications: message %s not sent (%s); next try in %.0f s", message["id"], error, backoff
+        "notifications: message %s not sent (%s); next try in %.0f s", message["id"], kind, backoff
     )
     await OutboundMessage.update(
         {
@@ -207,6 +210,7 @@ async def send_messages() -> None:
 
 
 # No retry limit: the chain must outlive a long database or broker outage.
+@chain(SENDER, SEND_EVERY_S)
 @task(queue="send", max_retries=None, min_backoff=1_000, max_backoff=60_000)
 async def send_periodically() -> None:
     """Send what is due, once per SEND_EVERY_S seconds across the cluster (see `claim_period`)."""

@@ -126,7 +126,8 @@ def _usable(channel: str, address: str) -> bool:
     if channel == EMAIL:
         malformed = malformed or "@" not in address or any(c.isspace() for c in address)
     if malformed:
-        log.warning("notifications: %r is not a %s address; not written to", address, channel)
+        # The address itself stays out of the log: it is a person's e-mail or phone number.
+        log.warning("notifications: a malformed %s address was not written to", channel)
         return False
     return True
 
@@ -160,7 +161,8 @@ def render(wording: dict[str, Wording], kind: str, params: dict[str, Any]) -> tu
             title, body = words(params)
             return str(title), str(body)
         except Exception:  # one plugin's broken wording must not break the bell or the sender
-            log.exception("notifications: wording of %r failed for %r", kind, params)
+            # The parameters' names only: their values may name a citizen.
+            log.exception("notifications: wording of %r failed (params %s)", kind, sorted(params))
     return i18n.gettext("Notification (%(kind)s)") % {"kind": kind}, ""
 
 

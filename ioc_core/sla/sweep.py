@@ -18,7 +18,7 @@ from ioc_core.incidents import service
 from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.workflow import OPEN_STATUSES
 from ioc_core.sla.escalation import OVERDUE, escalation_change
-from ioc_core.tasks.periodic import claim_period
+from ioc_core.tasks.periodic import chain, claim_period
 from ioc_core.tasks.task import task
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 ACTOR = "system:sla"
 # How often the cluster sweeps; a due time is acted on within this much of passing.
 SWEEP_EVERY_S = 60.0
+# The periodic sweep's name in periodic_run.
+SWEEPER = "sla.sweep"
 # The clock stops while waiting on the citizen: those are neither warned nor escalated.
 RUNNING = tuple(s for s in OPEN_STATUSES if s != "waiting")
 
@@ -128,10 +130,11 @@ async def _warn(incident_id: int, now: dt.datetime) -> bool:
 
 
 # No retry limit: the chain must outlive a long database or broker outage.
+@chain(SWEEPER, SWEEP_EVERY_S)
 @task(queue="periodic", max_retries=None, min_backoff=1_000, max_backoff=60_000)
 async def sweep_periodically() -> None:
     """Sweep once per SWEEP_EVERY_S across the cluster (see `ioc_core.tasks.periodic`)."""
-    if not await claim_period("sla.sweep", SWEEP_EVERY_S, sweep_periodically):
+    if not await claim_period(SWEEPER, SWEEP_EVERY_S, sweep_periodically):
         return
     try:
         await sweep()

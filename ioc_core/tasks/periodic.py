@@ -1,6 +1,7 @@
 """Cluster-wide periodic jobs: a chain of messages, each sending the next, that runs once per
-period however many chains were started (one per worker start, say).
+period however many chains were started (one per web process start, say).
 
+    @chain("sla.sweep", EVERY_S)
     @task(queue="periodic", max_retries=None, min_backoff=1_000, max_backoff=60_000)
     async def sweep_periodically() -> None:
         if await claim_period("sla.sweep", EVERY_S, sweep_periodically):
@@ -11,6 +12,10 @@ by any chain, is at least half a period old. Of two chains, the one running less
 period after the other ends, so they converge to one; the last claimer is always alive, because
 its next message was sent inside the claiming transaction (a failed send rolls the claim back and
 the message is retried, so a broker outage cannot end the only chain).
+
+A chain lives in the broker, though, and a broker that keeps nothing on disk (Redis as deployed
+here) loses it on a restart. `chain` marks the task, so that every worker's watchdog
+(`ioc_core.tasks.watchdog`) sends it again once the job is overdue.
 """
 
 from __future__ import annotations
@@ -18,15 +23,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from ioc_core.db.migrate import exclusive_transaction
 from ioc_core.db.tables import PeriodicRun
-from ioc_core.tasks.task import Task
+from ioc_core.tasks.task import Period, Task
 
 log = logging.getLogger(__name__)
 
 # A send slower than this counts as failed, so a hung broker cannot hold the lock for long.
 SEND_TIMEOUT_S = 5.0
+
+
+def chain(name: str, every_s: float) -> Callable[[Task], Task]:
+    """Mark a task as the chain of job `name`, run every `every_s` seconds, for the watchdog."""
+
+    def mark(task: Task) -> Task:
+        task.period = Period(name, every_s)
+        return task
+
+    return mark
 
 
 async def claim_period(name: str, every_s: float, chain: Task) -> bool:

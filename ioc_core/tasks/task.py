@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, overload
 
 import dramatiq
@@ -10,6 +11,15 @@ import dramatiq
 
 class TaskNotBound(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Period:
+    """The job a periodic chain runs (`ioc_core.tasks.periodic`): its row in periodic_run and
+    how often it runs."""
+
+    name: str
+    every_s: float
 
 
 class Task:
@@ -21,6 +31,8 @@ class Task:
         self.queue = queue
         self.options = options
         self.actor: dramatiq.Actor[Any, Any] | None = None
+        # Set on a periodic chain, so workers can restart it when it is lost.
+        self.period: Period | None = None
 
     def bind(self, broker: dramatiq.Broker, plugin: str) -> dramatiq.Actor[Any, Any]:
         self.actor = dramatiq.Actor(

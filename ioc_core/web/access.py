@@ -6,13 +6,19 @@ instead of a browser session say `exclude_from_csrf: True`, and then refuse cook
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Response
@@ -65,8 +71,11 @@ class PrincipalMiddleware(ASGIMiddleware):
 
 def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     opt = handler.opt
-    if "plugin" not in opt or opt.get("public"):
-        return  # Litestar's own routes (the OpenAPI schema) and routes declared public
+    allow_answer = "permission" not in opt and getattr(handler, "http_methods", None) == {"OPTIONS"}
+    if "plugin" not in opt or opt.get("public") or allow_answer:
+        # Litestar's own routes (the OpenAPI schema, and the OPTIONS answer that lists a
+        # path's methods and runs no handler of ours) and routes declared public.
+        return
     principal = connection.scope.get("user")
     if principal is None:
         raise NotAuthorizedException(i18n.gettext("Sign in to continue."))
@@ -92,11 +101,80 @@ def not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) 
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 
 
+class Refusal(ClientException):
+    """A request refused for what it holds, told when the answer is written: in the language of
+    that answer (Open311 follows the client's Accept-Language, chosen after this is raised)."""
+
+    def __init__(self, status_code: int, text: Callable[[], str]) -> None:
+        self._text = text
+        super().__init__(status_code=status_code)
+
+    @property  # type: ignore[override]
+    def detail(self) -> str:
+        return self._text()
+
+    @detail.setter
+    def detail(self, _: str) -> None:
+        """Litestar's constructor sets a default text; this one is told afresh each time."""
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:g}"
+
+
+def too_large(request: Request[Any, Any, Any]) -> Refusal:
+    """More than the body size limit of the route that was asked."""
+    limit = request.route_handler.resolve_request_max_body_size() or 0
+    return Refusal(
+        413,
+        lambda: (
+            i18n.gettext(
+                "What you sent is larger than %(mb)s MB, the most this address takes. "
+                "Send fewer or smaller photos or files."
+            )
+            % {"mb": megabytes(limit)}
+        ),
+    )
+
+
+def unreadable_form() -> Refusal:
+    return Refusal(
+        400,
+        lambda: i18n.gettext(
+            "The form could not be read: it is not well-formed form data. "
+            "Open the page again and send the form from there."
+        ),
+    )
+
+
+# Litestar's own English answers to a body it could not read, and who tells them better.
+STOCK_BODY_ERRORS: dict[tuple[int, str], Callable[[Request[Any, Any, Any]], Refusal]] = {
+    (413, "Request Entity Too Large"): too_large,
+    (400, "Invalid multipart/form-data"): lambda _: unreadable_form(),
+    (400, "Unexpected eof in multipart/form-data"): lambda _: unreadable_form(),
+    (400, "multipart boundary missing in Content-Type"): lambda _: unreadable_form(),
+    (403, "CSRF token verification failed"): lambda _: Refusal(
+        403,
+        lambda: i18n.gettext(
+            "The form has expired or was not sent from this site. "
+            "Open the page again and send the form from there."
+        ),
+    ),
+}
+
+
+def told(request: Request[Any, Any, Any], exc: HTTPException) -> HTTPException:
+    """`exc`, or a refusal a person can act on in place of Litestar's own English text."""
+    better = STOCK_BODY_ERRORS.get((exc.status_code, str(exc.detail)))
+    return better(request) if better else exc
+
+
 def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """HTTP errors as a page for browsers, as JSON for API clients."""
+    exc = told(request, exc)
     if not wants_html(request):
         # Litestar's own shape, validation details included, for API clients.
-        content: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+        content: dict[str, Any] = {"status_code": exc.status_code, "detail": str(exc.detail)}
         if exc.extra:
             content["extra"] = exc.extra
         return Response(content, status_code=exc.status_code, headers=exc.headers)
@@ -104,9 +182,12 @@ def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         # Litestar answers an unknown path before any middleware runs: take the cookie's word.
         i18n.current_language.set(i18n.choose_language(request.cookies.get(LANGUAGE_COOKIE)))
     titles = {
+        400: i18n.gettext("Cannot take this request"),
         403: i18n.gettext("Not allowed"),
         404: i18n.gettext("Not found"),
         405: i18n.gettext("Not here"),
+        413: i18n.gettext("Too large"),
+        415: i18n.gettext("Not a form"),
     }
     details = {
         404: i18n.gettext("There is no page here."),
@@ -115,6 +196,6 @@ def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     context = base_context(request) | {
         "status_code": exc.status_code,
         "title": titles.get(exc.status_code, str(exc.status_code)),
-        "detail": details.get(exc.status_code, exc.detail),
+        "detail": details.get(exc.status_code, str(exc.detail)),
     }
     return render(request, "error.html", context, exc.status_code)

@@ -22,7 +22,10 @@ from ioc_core import __version__
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.web.access import PrincipalMiddleware, access_guard, error_page, not_signed_in
+from ioc_core.web.forms import ReadableInput
+from ioc_core.web.outage import OUTAGE_HANDLERS
 from ioc_core.web.readiness import Readiness
+from ioc_core.web.security_headers import security_headers
 from ioc_core.web.templating import make_environment
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,8 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
     return Litestar(
         route_handlers=routers,
         openapi_config=OpenAPIConfig(title="IOC platform", version=__version__, path="/schema"),
-        middleware=[PrincipalMiddleware()],
+        middleware=[PrincipalMiddleware(), ReadableInput()],
+        before_send=[security_headers(settings)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="ioc_csrf",
@@ -82,6 +86,7 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
         exception_handlers={
             NotAuthorizedException: not_signed_in,
             HTTPException: error_page,
+            **OUTAGE_HANDLERS,
         },
         state=State(
             {

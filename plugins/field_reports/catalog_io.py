@@ -138,6 +138,10 @@ def parse(data: bytes | str, name: str = "") -> Any:
         if as_json:
             return json.loads(data)
         return yaml.safe_load(data)
+    except RecursionError:
+        # Lists or mappings nested thousands deep: no catalog looks like that.
+        problem = gettext("The file is nested too deeply to be a catalog.")
+        raise CatalogError({"": problem}) from None
     except json.JSONDecodeError as exc:
         where = {"line": exc.lineno, "column": exc.colno}
         raise CatalogError({"": _unreadable("JSON", where, exc.msg)}) from None

@@ -33,8 +33,12 @@ ACTOR = "citizen"
 MAX_DESCRIPTION = 4000  # GeoReport v2's limit
 MAX_STRING = 500
 TITLE_LENGTH = 80
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[0-9 .-]{8,20}$")
+# The dot-atom of RFC 5322 (letters of any script) at a host name: nothing that could close a
+# quote or a tag, and no line break (\Z, not $) for a mail header.
+EMAIL_RE = re.compile(r"\A[\w.!#$%&'*+/=?^`{|}~-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}\Z")
+PHONE_RE = re.compile(r"\A\+?[0-9 .-]{8,20}\Z")
+# A web address as a link may carry it: no spaces, quotes or angle brackets left unescaped.
+MEDIA_URL_RE = re.compile(r"\Ahttps?://[^\s<>\"`\\{}|^]+\Z")
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,8 @@ def _check_place(sub: Submission, limits: Limits, errors: dict[str, str]) -> Non
         elif not sub.address.strip():
             errors["location"] = gettext("Give the place: a point on the map or an address.")
         return
-    if not (math.isfinite(sub.lat) and math.isfinite(sub.lon)):
+    finite = math.isfinite(sub.lat) and math.isfinite(sub.lon)
+    if not (finite and abs(sub.lat) <= 90 and abs(sub.lon) <= 180):
         errors["location"] = gettext("Longitude must be within ±180 and latitude within ±90.")
         return
     west, south, east, north = limits.bounds
@@ -234,8 +239,10 @@ def _check_contact(sub: Submission, errors: dict[str, str]) -> None:
     ):
         if len(value) > limit:
             errors[name] = gettext("At most %(n)s characters.") % {"n": limit}
-    if sub.media_url and not sub.media_url.startswith(("https://", "http://")):
-        errors["media_url"] = gettext("Give a web address starting with https://.")
+    if sub.media_url and not MEDIA_URL_RE.match(sub.media_url):
+        errors["media_url"] = gettext(
+            "Give a web address starting with https://, without spaces, quotes or angle brackets."
+        )
 
 
 async def check(sub: Submission, limits: Limits) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -244,7 +251,9 @@ async def check(sub: Submission, limits: Limits) -> tuple[dict[str, Any], dict[s
     errors: dict[str, str] = {}
     service = await public_service(sub.service_code)
     attributes: dict[str, Any] = {}
-    if service is None:
+    if not sub.service_code:
+        errors["service_code"] = gettext("Choose a service.")
+    elif service is None:
         errors["service_code"] = gettext("No service %(code)s.") % {"code": sub.service_code}
     else:
         attributes, field_errors = clean_attributes(await fields_of(service["id"]), sub.attributes)

@@ -45,6 +45,7 @@ from ioc_core.i18n import gettext
 from ioc_core.incidents.tables import Attachment, IncidentEvent
 from ioc_core.incidents.workflow import OPEN_STATUSES, status_label
 from ioc_core.web.access import error_page, not_signed_in
+from ioc_core.web.forms import read_form
 
 BASE = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -609,7 +610,7 @@ async def _create(request: Request[Any, Any, Any], fmt: str) -> Response[bytes]:
             [(429, problem % {"n": exc.retry_after_s})],
             {"Retry-After": str(exc.retry_after_s)},
         ) from None
-    submission, problems = _submission(await request.form(), principal.id)
+    submission, problems = _submission(await read_form(request), principal.id)
     try:
         incident, report = await intake.submit(submission, limits)
     except FormError as exc:
@@ -621,7 +622,8 @@ async def _create(request: Request[Any, Any, Any], fmt: str) -> Response[bytes]:
             "account_id": report.account_id or None,
         }
     ]
-    return answer(fmt, "service_requests", "request", data)
+    # The spec's "201 Created": the request exists now, under the ticket code answered.
+    return answer(fmt, "service_requests", "request", data, status=201)
 
 
 # ------------------------------------------------------------------------------------- routes

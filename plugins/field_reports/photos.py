@@ -48,6 +48,7 @@ MAX_PIXELS = 60_000_000
 MAX_SIDE = 16_000
 MIN_SIDE = 16
 JPEG_QUALITY = 88
+MAX_NAME = 80
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def check(name: str, data: bytes, max_bytes: int) -> CheckedPhoto:
             gettext("%(name)s is larger than %(mb)s MB.")
             % {"name": name, "mb": _megabytes(max_bytes)}
         )
+    if not data:
+        raise PhotoRefused(gettext("%(name)s is empty.") % {"name": name})
     not_a_photo = gettext("%(name)s is not a JPEG, PNG or WebP photo.") % {"name": name}
     try:
         # Only these decoders are tried: no exotic parser runs on an anonymous upload.
@@ -157,8 +160,10 @@ def check_all(uploads: Sequence[tuple[str, bytes]], limits: PhotoLimits) -> list
         raise FormError({"photos": gettext("At most %(n)s photos.") % {"n": limits.max_photos}})
     checked, problems = [], []
     for name, data in uploads:
+        # The name is the client's: shown in the answer, so kept to a readable length.
+        shown = name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
         try:
-            checked.append(check(name, data, limits.max_bytes))
+            checked.append(check(shown, data, limits.max_bytes))
         except PhotoRefused as exc:
             problems.append(str(exc))
     if problems:

@@ -5,7 +5,8 @@
 - `live_server`: a fresh platform (`ioc init`, an admin and a viewer) served on loopback; a
   `LiveServer` with `base`, `env` (for more `ioc` commands), `admin` and `viewer` credentials.
 - `page` (1280x800) and `phone_page` (an emulated 390x844 touch phone): a new browser context
-  and page per test, every wait bounded by `TIMEOUT_MS`.
+  and page per test, every wait bounded by `TIMEOUT_MS`; a test whose page breaks the
+  Content-Security-Policy (Chromium's console says what it refused) fails.
 - `sign_in(page, base, username, password)`: fills the real login form and submits it.
 
 The tests use `subprocess_env`, hence the database and broker fixtures, so tests/conftest.py marks
@@ -191,11 +192,21 @@ def _open_page(browser: Browser, options: dict[str, Any]) -> Iterator[Page]:
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         opened = context.new_page()
+    # Every browser test also checks the Content-Security-Policy: Chromium reports what the
+    # policy refused (an inline script or style, a foreign image) on the console.
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield opened
     finally:
         with browser_loop():
             context.close()
+    assert not refused, f"the page broke its Content-Security-Policy: {refused}"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from ioc_core.auth.apikeys import create_api_key, revoke_api_key
 from ioc_core.auth.errors import AuthError
 from ioc_core.auth.permissions import collect_permissions
 from ioc_core.auth.tables import ApiKey, LoginFailure, Session, User, UserRole
-from ioc_core.auth.users import create_user
+from ioc_core.auth.users import Membership, create_user, update_user
 from ioc_core.hookspecs import hookimpl
 from ioc_core.plugins import lifecycle
 from ioc_core.plugins.registry import PluginError, load_plugins
@@ -203,6 +203,40 @@ def test_a_session_from_one_web_process_works_in_another(runtime: Runtime) -> No
         page = third.get("/", headers=HTML)
         assert page.status_code == 303, "signed out in one process: signed out in all"
         assert page.headers["location"] == "/login?next=/"
+
+
+def test_a_new_password_ends_the_other_sessions(runtime: Runtime) -> None:
+    user = add_user("an")
+    settings = runtime.settings
+    with browser(create_app(settings)) as laptop, browser(create_app(settings)) as phone:
+        assert sign_in(laptop, "an").status_code == 303
+        assert sign_in(phone, "an").status_code == 303
+        new = PASSWORD + "-moi"
+        change = {"current": PASSWORD, "new": new, "repeat": new}
+        changed = laptop.post(
+            "/profile/password", data=change, headers={"x-csrftoken": csrf_token(laptop)}
+        )
+        assert changed.status_code == 303
+        assert laptop.get("/profile", headers=HTML).status_code == 200, "the changer stays in"
+        assert phone.get("/profile", headers=HTML).status_code == 303, "the other is signed out"
+
+        # An administrator's new password (a leaked one) signs the user out everywhere.
+        assert sign_in(phone, "an", new).status_code == 303
+        run(
+            update_user(
+                user.id,
+                Membership(roles=["officer"]),
+                actor="test",
+                full_name="",
+                email="",
+                language="vi",
+                is_active=True,
+                new_password="Mat-khau-moi-2026",
+            )
+        )
+        assert laptop.get("/profile", headers=HTML).status_code == 303
+        assert phone.get("/profile", headers=HTML).status_code == 303
+    assert run(Session.count().where(Session.user == user.id)) == 0
 
 
 # 3. Wrong passwords and the throttle

@@ -134,7 +134,7 @@ def api(reports_runtime: Runtime, services: Services) -> Iterator[Api]:
 
 def filed(api: Api, **fields: Any) -> str:
     response = api.submit(**fields)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     return str(response.json()[0]["service_request_id"])
 
 
@@ -256,7 +256,7 @@ def test_a_report_posted_with_the_form_key_is_stored_and_answered_with_its_ticke
         device_id="dev-1",
         address_string="12 Trần Hưng Đạo",
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith("application/json")
     [answer] = response.json()
     assert set(answer) == {"service_request_id", "service_notice", "account_id"}
@@ -288,7 +288,7 @@ def test_the_key_may_come_in_a_header_and_the_answer_in_xml(api: Api) -> None:
             "description": "Rác tồn đọng",
         },
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     root = xml(response)
     assert root.tag == "service_requests"
     request = root.find("request")
@@ -411,7 +411,7 @@ def test_every_attribute_datatype_is_checked(api: Api) -> None:
             "attribute[nhieu][]": ["y", "x"],
         },
     )
-    assert good.status_code == 200, good.text
+    assert good.status_code == 201, good.text
     stored = api.db(Report.select(Report.attributes).output(load_json=True).first().run)
     assert stored["attributes"] == {
         "chuoi": "một dòng",

@@ -1,0 +1,260 @@
+"""The platform under soak: a fresh backend, a prepared var folder, and `ioc serve` plus
+`ioc worker` processes on loopback that can be killed and replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+# The console script beside this interpreter, so a PATH without it still works.
+_BESIDE = Path(sys.executable).parent / "ioc"
+IOC = str(_BESIDE) if _BESIDE.exists() else "ioc"
+START_TIMEOUT_S = 60.0
+COMMAND_TIMEOUT_S = 180.0
+# A SIGTERMed worker finishes its messages first; past this it is killed.
+STOP_TIMEOUT_S = 30.0
+API_KEY_NAME = "soak intake"
+STAFF_PASSWORD = "Soak-test-password-2026"
+
+
+class SetupError(RuntimeError):
+    """The platform could not be prepared; the message says which step and why."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    database_url: str
+    broker_url: str
+    # The PostgreSQL database created for this run (dropped at the end), if any.
+    created_database: str | None = None
+
+    @property
+    def label(self) -> str:
+        database = "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+        broker = "embedded" if self.broker_url.startswith("embedded") else "redis"
+        return f"{database}+{broker}"
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_with_database(server_url, "postgres"), timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def prepare_backend(database_url: str, broker_url: str, var_dir: Path) -> Backend:
+    """A fresh database (on the given PostgreSQL server, or a SQLite file for `sqlite`) and an
+    empty broker (Redis db flushed, or the embedded queue file)."""
+    if database_url in ("sqlite", "embedded"):
+        database, created = f"sqlite:///{var_dir / 'ioc.sqlite3'}", None
+    else:
+        created = f"ioc_soak_{uuid.uuid4().hex[:12]}"
+        try:
+            asyncio.run(_admin(database_url, f'CREATE DATABASE "{created}"'))
+        except (TimeoutError, OSError) as exc:
+            raise SetupError(f"PostgreSQL at {database_url} unreachable: {exc}") from exc
+        database = _with_database(database_url, created)
+    if broker_url == "embedded":
+        broker = f"embedded:{var_dir / 'queue.sqlite3'}"
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(broker_url, socket_timeout=5).flushdb()
+        except redis.RedisError as exc:
+            drop_backend(Backend(database, broker_url, created), database_url)
+            raise SetupError(f"Redis at {broker_url} unreachable: {exc}") from exc
+        broker = broker_url
+    return Backend(database, broker, created)
+
+
+def drop_backend(backend: Backend, server_url: str) -> None:
+    if backend.created_database:
+        asyncio.run(
+            _admin(server_url, f'DROP DATABASE IF EXISTS "{backend.created_database}" WITH (FORCE)')
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ioc(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run one `ioc` command; its standard output, or SetupError with its error line."""
+    done = subprocess.run(
+        [IOC, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
+        raise SetupError(f"ioc {' '.join(args)} failed ({done.returncode}): {' '.join(detail)}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class Seeded:
+    api_key: str
+    staff: tuple[str, ...]
+
+
+def seed(env: dict[str, str], staff_count: int) -> Seeded:
+    """The demo city without reports (wards, departments, services, routing rules, SLA
+    targets), an API key that may submit reports and staff accounts that may work incidents."""
+    ioc(env, "demo", "--seed-only", "--reports", "0")
+    created = ioc(env, "apikeys", "create", API_KEY_NAME, "--permission", "field_reports.submit")
+    key = created.strip().splitlines()[-1].strip()
+    staff = tuple(f"soak.staff{n}" for n in range(1, staff_count + 1))
+    for n, username in enumerate(staff, 1):
+        ioc(
+            env,
+            "users",
+            "create",
+            username,
+            "--role",
+            "admin",
+            "--full-name",
+            f"Soak staff {n}",
+            "--email",
+            f"{username}@example.vn",
+            "--password-stdin",
+            stdin=f"{STAFF_PASSWORD}\n",
+        )
+    return Seeded(key, staff)
+
+
+@dataclass
+class Processes:
+    """`ioc serve` and the workers, each logging to its own file under `logs`."""
+
+    env: dict[str, str]
+    logs: Path
+    worker_threads: int
+    server: subprocess.Popen[bytes] | None = None
+    base: str = ""
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Workers told to stop, with when: one that outlives STOP_TIMEOUT_S is killed.
+    stopping: list[tuple[subprocess.Popen[bytes], float]] = field(default_factory=list)
+    started_workers: int = 0
+    kills: int = 0
+    terms: int = 0
+    _files: list[IO[bytes]] = field(default_factory=list)
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop_all
+        self._files.append(log)
+        return subprocess.Popen([IOC, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_server(self) -> str:
+        port = free_port()
+        self.server = self._spawn("serve", "serve", "--host", "127.0.0.1", "--port", str(port))
+        self.base = f"http://127.0.0.1:{port}"
+        _answering(self.base, self.server, self.logs / "serve.log")
+        return self.base
+
+    def start_worker(self) -> None:
+        self.started_workers += 1
+        process = self._spawn(
+            f"worker{self.started_workers}", "worker", "--threads", str(self.worker_threads)
+        )
+        self.workers.append(process)
+
+    def replace_oldest(self, hard: bool) -> None:
+        """SIGKILL (hard) or SIGTERM the oldest worker and start its replacement at once."""
+        self.reap()
+        old = self.workers.pop(0)
+        if hard:
+            old.send_signal(signal.SIGKILL)
+            self.kills += 1
+        else:
+            old.send_signal(signal.SIGTERM)
+            self.terms += 1
+        self.stopping.append((old, time.monotonic()))
+        self.start_worker()
+
+    def reap(self) -> None:
+        """Forget workers that exited; kill one that ignored SIGTERM too long."""
+        now = time.monotonic()
+        for process, since in list(self.stopping):
+            if process.poll() is not None:
+                self.stopping.remove((process, since))
+            elif now - since > STOP_TIMEOUT_S:
+                process.kill()
+
+    def dead_workers(self) -> int:
+        """Workers that exited without being told to: a crash the soak must report."""
+        return sum(1 for p in self.workers if p.poll() is not None)
+
+    def stop_all(self) -> None:
+        stopping = [process for process, _ in self.stopping]
+        everyone = [*self.workers, *stopping, *([self.server] if self.server else [])]
+        for process in everyone:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in everyone:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self._files:
+            log.close()
+
+
+def _answering(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise SetupError(f"ioc serve exited ({process.returncode}): {' | '.join(tail)}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SetupError(f"ioc serve did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+        time.sleep(0.1)
+
+
+def process_env(backend: Backend, var_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of every `ioc` process of the run: the settings file lifts the intake's
+    per-client rate limit, which would otherwise refuse the load after ten reports."""
+    config = var_dir / "soak.toml"
+    config.write_text(
+        "[plugin.field_reports]\nrate_limit = 1000000\nrate_window_s = 1\n", encoding="utf-8"
+    )
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    return {
+        **inherited,
+        "IOC_VAR_DIR": str(var_dir),
+        "IOC_DATABASE_URL": backend.database_url,
+        "IOC_BROKER_URL": backend.broker_url,
+        "IOC_CONFIG": str(config),
+        **extra,
+    }

@@ -1,0 +1,171 @@
+"""The platform as it runs in production, on the private servers: `ioc serve` and `ioc worker`
+processes, field_reports enabled with two services, and an Open311 API key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+
+from ioc_core.runtime import Runtime, build_runtime
+from ioc_core.settings import Settings
+from tests.faults.services import PrivatePostgres, PrivateRedis
+from tests.plugins.field_reports.conftest import PHAN_THIET, Services, seed_services
+from tests.processes import IOC, answering, free_port, ioc, stop
+
+T = TypeVar("T")
+
+FAULT_MARKS = [
+    pytest.mark.backend,
+    pytest.mark.skipif(
+        not os.environ.get("IOC_TEST_DATABASE_URL"),
+        reason="fault injection runs in the PostgreSQL+Redis pass",
+    ),
+]
+V2 = "/open311/v2"
+SUBMIT = "field_reports.submit"
+# Seconds without a heartbeat after which a worker counts as dead: short, so a killed worker's
+# messages come back within the test's patience.
+HEARTBEAT_TIMEOUT_S = 3
+SUCCESS = (200, 201)  # 201 once the Open311 POST answers Created
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    database_url: str
+    runtime: Runtime  # this test process's own, as a CLI command would have
+    services: Services
+    key: str
+    logs: Path
+    base: str = ""
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """A database call from the test process (it connects per call: no pool)."""
+
+        async def wait() -> T:
+            return await awaitable
+
+        return asyncio.run(wait())
+
+    def _spawn(self, *args: str) -> subprocess.Popen[str]:
+        name = f"{args[0]}-{len(self.processes)}.log"
+        with open(self.logs / name, "w") as out:
+            process = subprocess.Popen(
+                [IOC, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
+        self.processes.append(process)
+        return process
+
+    def serve(self) -> subprocess.Popen[str]:
+        port = free_port()
+        process = self._spawn("serve", "--port", str(port))
+        self.base = f"http://127.0.0.1:{port}"
+        answering(self.base, process)
+        return process
+
+    def worker(self) -> subprocess.Popen[str]:
+        return self._spawn("worker", "--threads", "2")
+
+    def process_logs(self) -> str:
+        """The tail of every process's output, for a failing assertion's message."""
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.logs.glob("*.log"))
+        )
+
+    def report(self, client: httpx.Client, email: str, **fields: str) -> httpx.Response:
+        form = {
+            "api_key": self.key,
+            "service_code": "rac-thai",
+            "lat": str(PHAN_THIET[1]),
+            "long": str(PHAN_THIET[0]),
+            "description": "Rác chưa được thu gom",
+            "email": email,
+            **fields,
+        }
+        return client.post(f"{self.base}{V2}/requests.json", data=form)
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                stop(process)
+        self.runtime.broker.close()
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    """SIGKILL: no shutdown hook, no ack, no rollback sent by the process."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def start_platform(
+    pg: PrivatePostgres, broker: PrivateRedis, tmp: Path, smtp_port: int
+) -> Platform:
+    """A fresh database and an empty broker, set up through the `ioc` command line."""
+    name = f"faults_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(pg.url(), f'CREATE DATABASE "{name}"'))
+    broker.flush()
+    config = tmp / "ioc.toml"
+    # The per-key rate limit would refuse the load of the outage test.
+    config.write_text("[plugin.field_reports]\nrate_limit = 100000\n")
+    database_url = pg.url(name)
+    env = {
+        **os.environ,
+        "IOC_VAR_DIR": str(tmp / "var"),
+        "IOC_DATABASE_URL": database_url,
+        "IOC_BROKER_URL": broker.url,
+        "IOC_PLUGIN_STATE_TTL": "0",
+        "IOC_CONFIG": str(config),
+        "IOC_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "IOC_BROKER_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for command in (["init"], ["plugins", "enable", "field_reports"]):
+        done = ioc(*command, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = ioc("apikeys", "create", "faults", "--permission", SUBMIT, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    runtime = build_runtime(Settings.load(env))
+    services = asyncio.run(seed_services())
+    logs = tmp / "logs"
+    logs.mkdir()
+    return Platform(env, database_url, runtime, services, key, logs)
+
+
+def drop_database(pg: PrivatePostgres, database_url: str) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    asyncio.run(_admin(pg.url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def rows(platform: Platform, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Rows of a read straight from PostgreSQL, as the test sees them."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(platform.database_url, timeout=10)
+        try:
+            return [dict(r) for r in await conn.fetch(sql, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
