@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import random
 import shutil
 import statistics
@@ -28,8 +27,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
+
 from bench import soak_load
-from bench.soak_checks import Check, verify, wait_drained
+from bench.soak_checks import Check, periodic_alive, verify, wait_drained
 from bench.soak_platform import (
     STAFF_PASSWORD,
     Backend,
@@ -51,7 +52,10 @@ DEFAULT_HEARTBEAT_S = 5.0
 # The drain waits this long beyond the heartbeat timeout, and beyond the outbox sweeper's
 # delay for an event whose dispatch failed (30 s old, swept every 15 s).
 DRAIN_MARGIN_S = 60.0
+# The embedded broker's lease on a claimed message: a killed worker's messages wait this long.
+EMBEDDED_LEASE_S = 30.0
 OK, FAILED, USAGE = 0, 1, 2
+DEFAULT_MINUTES = 5.0
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -60,7 +64,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         description="Drive intake and staff work while workers restart; check the counts.",
     )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--minutes", type=float, help="how long the load runs (default 5)")
+    length.add_argument(
+        "--minutes", type=float, help=f"how long the load runs (default {DEFAULT_MINUTES:g})"
+    )
     length.add_argument("--seconds", type=float, help="how long the load runs, in seconds")
     parser.add_argument(
         "--database-url",
@@ -91,7 +97,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the database and the var folder (logs)"
     )
     args = parser.parse_args(argv)
-    seconds = args.seconds if args.seconds is not None else (args.minutes or 5.0) * 60
+    minutes = args.minutes if args.minutes is not None else DEFAULT_MINUTES
+    seconds = args.seconds if args.seconds is not None else minutes * 60
     if not 0 < seconds <= 24 * 3600:
         parser.error("the run lasts more than 0 seconds and at most 24 hours")
     args.duration = seconds
@@ -108,14 +115,6 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     if args.broker_url != "embedded" and not args.broker_url.startswith("redis://"):
         parser.error("--broker-url must be redis://host:port/db or embedded")
     return args
-
-
-def _heartbeat_setting(seconds: float) -> dict[str, str]:
-    """The broker's heartbeat setting, when this platform version has it."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    if "broker_heartbeat_timeout_s" not in fields:
-        return {}
-    return {"IOC_BROKER_HEARTBEAT_TIMEOUT_S": f"{seconds:g}"}
 
 
 async def _load(
@@ -164,6 +163,15 @@ def _p95(values: list[float]) -> str:
     return f"{statistics.quantiles(values, n=20)[-1] * 1000:.0f} ms"
 
 
+def _tracebacks(logs: Path) -> str:
+    """Tracebacks the processes logged, per log: a retried handler failure shows here."""
+    found = {
+        log.stem: log.read_text(errors="replace").count("Traceback")
+        for log in sorted(logs.glob("*.log"))
+    }
+    return ", ".join(f"{name} {n}" for name, n in found.items() if n) or "none"
+
+
 def summary(
     backend: Backend,
     ledger: soak_load.Ledger,
@@ -201,6 +209,7 @@ def summary(
             ),
         ),
         ("drain", f"{'done' if drained[0] else 'NOT done'} in {drained[1]:.1f} s"),
+        ("log tracebacks", _tracebacks(processes.logs)),
     ]
     width = max(len(name) for name, _ in rows)
     lines = ["", "soak summary", "-" * 60]
@@ -225,13 +234,10 @@ def run(args: argparse.Namespace) -> int:
     processes: Processes | None = None
     try:
         backend = prepare_backend(args.database_url, args.broker_url, var_dir)
-        extra = {"IOC_PLUGIN_STATE_TTL": "1", **_heartbeat_setting(args.heartbeat_timeout)}
-        if not extra.get("IOC_BROKER_HEARTBEAT_TIMEOUT_S"):
-            print(
-                "note: this platform has no broker heartbeat setting; a killed worker's "
-                "messages wait dramatiq's default 60 s",
-                flush=True,
-            )
+        extra = {
+            "IOC_PLUGIN_STATE_TTL": "1",
+            "IOC_BROKER_HEARTBEAT_TIMEOUT_S": f"{args.heartbeat_timeout:g}",
+        }
         env = process_env(backend, var_dir, extra)
         print(f"soak: {backend.label}, {args.duration:.0f} s, var folder {var_dir}", flush=True)
         seeded = seed(env, args.staff)
@@ -245,11 +251,13 @@ def run(args: argparse.Namespace) -> int:
         )
         print("soak: load stopped; waiting for the workers to drain the outbox", flush=True)
         runtime = build_runtime(Settings.load(env))
-        heartbeat = args.heartbeat_timeout if backend.broker_url.startswith("redis") else 0
+        redis = backend.broker_url.startswith("redis")
+        heartbeat = args.heartbeat_timeout if redis else EMBEDDED_LEASE_S
 
         async def finish() -> tuple[tuple[bool, float], list[Check]]:
             drained = await wait_drained(runtime, DRAIN_MARGIN_S + heartbeat, processes.reap)
-            return drained, await verify(runtime, ledger, seeded.staff)
+            checks = await verify(runtime, ledger, seeded.staff)
+            return drained, [*checks, await periodic_alive(1.25 * heartbeat)]
 
         drained, checks = asyncio.run(finish())
         runtime.broker.close()
@@ -260,8 +268,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(summary(backend, ledger, seconds, restarts, processes, drained, checks), flush=True)
         return OK if all(c.passed for c in checks) else FAILED
-    except SetupError as exc:
-        print(f"soak: setup failed: {exc}", file=sys.stderr)
+    except (SetupError, RuntimeError, httpx.HTTPError) as exc:
+        print(f"soak: stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
         return FAILED
     finally:
         if processes is not None:

@@ -5,9 +5,10 @@ written once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,8 @@ from field_reports.tables import Report
 
 from bench.soak_load import Ledger
 from ioc_core.auth.tables import User
-from ioc_core.incidents.outbox import handler_name
+from ioc_core.db.tables import PeriodicRun
+from ioc_core.incidents import outbox
 from ioc_core.incidents.tables import (
     HandledEvent,
     Incident,
@@ -24,13 +26,24 @@ from ioc_core.incidents.tables import (
     IncidentFollower,
     OutboxEvent,
 )
+from ioc_core.notifications import sender
 from ioc_core.notifications.tables import Notification, OutboundMessage
 from ioc_core.runtime import Runtime
+from ioc_core.sla import sweep
 from ioc_core.sla.notices import PUBLIC
 from ioc_core.sla.routing import rule_for, target_for
 
 PUBLIC_NOTE = "sla.public_note"
 DRAIN_POLL_S = 1.0
+# The cluster-wide periodic jobs and their periods: each chain must survive the killed workers.
+PERIODIC = {
+    outbox.SWEEPER: outbox.SWEEP_EVERY_S,
+    sweep.SWEEPER: sweep.SWEEP_EVERY_S,
+    sender.SENDER: sender.SEND_EVERY_S,
+}
+# Slack for a periodic run beyond its period and the broker's re-queue of a killed worker's
+# messages (which come back within about 1.25 heartbeat timeouts).
+PERIODIC_SLACK_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ async def expected_handlers(runtime: Runtime) -> dict[str, set[str]]:
         if plugin in enabled:
             for answer in answers:
                 for topic, handlers in (answer or {}).items():
-                    found[topic] |= {handler_name(h) for h in handlers}
+                    found[topic] |= {outbox.handler_name(h) for h in handlers}
     return found
 
 
@@ -63,7 +76,9 @@ async def _outbox(handlers: dict[str, set[str]]) -> tuple[int, int, int]:
     return len(events), undispatched, wrong
 
 
-async def wait_drained(runtime: Runtime, timeout_s: float, tick: Any = None) -> tuple[bool, float]:
+async def wait_drained(
+    runtime: Runtime, timeout_s: float, tick: Callable[[], None] | None = None
+) -> tuple[bool, float]:
     """Wait, at most `timeout_s`, until every event is dispatched and handled by each of its
     handlers; (drained, seconds waited). `tick` is called each poll (to reap workers)."""
     handlers = await expected_handlers(runtime)
@@ -84,12 +99,28 @@ def _differences(expected: Counter[Any], actual: Counter[Any]) -> tuple[int, int
     return sum((expected - actual).values()), sum((actual - expected).values())
 
 
-def _check(name: str, expected: Counter[Any], actual: Counter[Any], what: str) -> Check:
+def compare(name: str, expected: Counter[Any], actual: Counter[Any], what: str) -> Check:
+    """Passes when `actual` holds exactly `expected`: nothing missing, nothing extra."""
     missing, extra = _differences(expected, actual)
     detail = f"{sum(expected.values())} {what}"
     if missing or extra:
         detail += f"; {missing} missing, {extra} extra"
     return Check(name, not missing and not extra, detail)
+
+
+async def periodic_alive(requeue_s: float) -> Check:
+    """Each periodic job ran within its period (plus a killed worker's re-queue delay): a
+    chain whose message died with a worker would fall silent."""
+    now = dt.datetime.now(dt.UTC)
+    runs = {r["name"]: r["last_at"] for r in await PeriodicRun.select()}
+    late = []
+    for name, every_s in PERIODIC.items():
+        last = runs.get(name)
+        age = (now - last).total_seconds() if last is not None else None
+        if age is None or age > every_s + requeue_s + PERIODIC_SLACK_S:
+            late.append(f"{name} ({'never ran' if age is None else f'last {age:.0f} s ago'})")
+    detail = f"{len(PERIODIC)} jobs" + (f"; silent: {', '.join(late)}" if late else "")
+    return Check("periodic jobs still running", not late, detail)
 
 
 async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list[Check]:
@@ -113,16 +144,16 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
     # Intake: each success stored once, and nothing stored that was not answered a success.
     answered = Counter(f.code for f in ledger.filed)
     stored = Counter(r["code"] for r in incidents.values())
-    checks.append(_check("intake stored exactly once", answered, stored, "requests filed"))
+    checks.append(compare("intake stored exactly once", answered, stored, "requests filed"))
     reports = Counter(code_of.get(r["incident"]) for r in await Report.select(Report.incident))
-    checks.append(_check("one report per incident", stored, reports, "reports"))
+    checks.append(compare("one report per incident", stored, reports, "reports"))
     reporters = Counter(
         (code_of.get(r["incident"]), r["email"])
         for r in await IncidentFollower.select(IncidentFollower.incident, IncidentFollower.email)
         if r["email"]
     )
     checks.append(
-        _check(
+        compare(
             "reporter follows once",
             Counter((f.code, f.email) for f in ledger.filed),
             reporters,
@@ -140,7 +171,7 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
     filing = Counter(
         (code_of[e["incident"]], e["kind"]) for e in events if e["kind"] in ("created", "routed")
     )
-    checks.append(_check("created and routed once", expected_filing, filing, "filing events"))
+    checks.append(compare("created and routed once", expected_filing, filing, "filing events"))
 
     # Staff: each action that answered success wrote one timeline event, and no more.
     actors = {f"user:{name}" for name in staff}
@@ -148,7 +179,7 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
     written = Counter(
         (e["incident"], e["kind"], e["actor"]) for e in events if e["actor"] in actors
     )
-    checks.append(_check("staff actions written once", done, written, "timeline events"))
+    checks.append(compare("staff actions written once", done, written, "timeline events"))
     followers = await IncidentFollower.select(
         IncidentFollower.incident, IncidentFollower.user, IncidentFollower.created_at
     ).where(IncidentFollower.user.is_not_null())
@@ -157,7 +188,7 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
         r["id"]: f"user:{r['username']}" for r in await User.select(User.id, User.username)
     }
     following = Counter((f["incident"], user_names.get(f["user"])) for f in followers)
-    checks.append(_check("follows stored once", follows, following, "follows"))
+    checks.append(compare("follows stored once", follows, following, "follows"))
 
     # The outbox: every event dispatched, and handled once by each handler of its topic.
     handlers = await expected_handlers(runtime)
@@ -187,7 +218,7 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
         for m in messages
         if m["kind"] == REPORTER_STATUS and reporter_of.get(m["params"].get("code")) == m["address"]
     )
-    checks.append(_check("reporter e-mailed once per status", statuses, told, "status e-mails"))
+    checks.append(compare("reporter e-mailed once per status", statuses, told, "status e-mails"))
 
     watchers: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for f in followers:
@@ -207,7 +238,7 @@ async def verify(runtime: Runtime, ledger: Ledger, staff: Iterable[str]) -> list
         .where(Notification.kind == PUBLIC_NOTE)
         .output(load_json=True)
     )
-    checks.append(_check("followers notified once per note", bells, rung, "notifications"))
+    checks.append(compare("followers notified once per note", bells, rung, "notifications"))
 
     # The load itself.
     checks.append(

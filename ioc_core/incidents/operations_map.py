@@ -18,6 +18,7 @@ from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.visibility import visible_to
 from ioc_core.incidents.workflow import STATUSES, is_overdue, status_label
 from ioc_core.web.forms import acting
+from ioc_core.web.openapi import refusals
 from ioc_core.web.pages import page
 
 VIEW = {"permission": "incidents.view"}
@@ -67,7 +68,12 @@ async def _where(request: Request[Any, Any, Any]) -> Any:
     return condition
 
 
-@get("/api/incidents.geojson", opt=VIEW, summary="Incidents in a box, as GeoJSON")
+@get(
+    "/api/incidents.geojson",
+    opt=VIEW,
+    summary="Incidents in a box, as GeoJSON",
+    responses=refusals(401, 403),
+)
 async def incidents_geojson(
     request: Request[Any, Any, Any], bbox: FromQuery[str], zoom: FromQuery[int] = 18
 ) -> dict[str, Any]:
@@ -129,7 +135,12 @@ def _due_label(status: str, due: dt.datetime | None) -> str:
     return f"{label} · {gettext('overdue')}" if is_overdue(status, due) else label
 
 
-@get("/api/areas.geojson", opt=VIEW, summary="Wards valid today, as GeoJSON")
+@get(
+    "/api/areas.geojson",
+    opt=VIEW,
+    summary="Wards valid today, as GeoJSON",
+    responses=refusals(401, 403),
+)
 async def wards_geojson() -> dict[str, Any]:
     return await areas_geojson()
 

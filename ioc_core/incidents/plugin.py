@@ -9,7 +9,7 @@ from ioc_core import __version__
 from ioc_core.auth.plugin import STAFF_ROLES
 from ioc_core.geo.commands import areas
 from ioc_core.hookspecs import hookimpl
-from ioc_core.incidents import operations_map, outbox, routes
+from ioc_core.incidents import kpi_page, operations_map, outbox, routes
 from ioc_core.incidents.export_command import export_command
 from ioc_core.incidents.outbox_commands import outbox_group
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
@@ -34,10 +34,12 @@ SPEC = PluginSpec(
             "incidents.assign", "Phân công sự vụ", "Assign incidents", ("leader", "dispatcher")
         ),
         Permission("incidents.export", "Xuất dữ liệu sự vụ", "Export incidents", ("leader",)),
+        Permission("incidents.kpis", "Xem chỉ số điều hành", "View the KPIs", ("leader",)),
     ),
     menu_items=(
         MenuItem("Bản đồ", "Map", "/map", "incidents.view"),
         MenuItem("Sự vụ", "Incidents", "/incidents", "incidents.view"),
+        MenuItem("Chỉ số", "KPIs", "/kpis", "incidents.kpis"),
     ),
     piccolo_app="ioc_core.incidents.piccolo_app",
     builtin=True,
@@ -46,7 +48,7 @@ SPEC = PluginSpec(
 
 @hookimpl
 def route_handlers() -> list[Any]:
-    return [*routes.ROUTES, *operations_map.ROUTES]
+    return [*routes.ROUTES, *operations_map.ROUTES, *kpi_page.ROUTES]
 
 
 @hookimpl

@@ -137,16 +137,22 @@ async def create_incident(
 async def _next_code(year: int) -> str:
     """`PT-2026-000123`: short, readable, unique; a counter row per year, in the caller's
     transaction, so two incidents never share a number."""
-    updated = (
-        await TicketCounter.update({TicketCounter.last: TicketCounter.last + 1})
+    count_on = (
+        TicketCounter.update({TicketCounter.last: TicketCounter.last + 1})
         .where(TicketCounter.year == year)
         .returning(TicketCounter.last)
     )
+    updated = await count_on
     if updated:
         number = updated[0]["last"]
-    else:
-        await TicketCounter.insert(TicketCounter(year=year, last=1))
+    elif await TicketCounter.insert(TicketCounter(year=year, last=1)).on_conflict(
+        target=TicketCounter.year, action="DO NOTHING"
+    ):
         number = 1
+    else:
+        # Another transaction created the year's counter meanwhile (the year's first
+        # incidents, filed at once): count on from its number.
+        number = (await count_on)[0]["last"]
     return f"{TICKET_PREFIX}-{year}-{number:06d}"
 
 

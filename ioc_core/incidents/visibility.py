@@ -10,15 +10,23 @@ from ioc_core.auth.principal import Principal
 from ioc_core.incidents.tables import Incident
 
 
-async def visible_to(principal: Principal) -> Any | None:
-    """A Piccolo condition on Incident, or None when the principal sees everything."""
+async def department_scope(principal: Principal) -> list[int] | None:
+    """The departments whose incidents the principal sees (besides the unowned ones), or None
+    when the principal sees everything."""
     if principal.all_permissions:
         return None
-    departments = await descendant_ids(list(principal.department_ids))
+    return sorted(await descendant_ids(list(principal.department_ids)))
+
+
+async def visible_to(principal: Principal) -> Any | None:
+    """A Piccolo condition on Incident, or None when the principal sees everything."""
+    departments = await department_scope(principal)
+    if departments is None:
+        return None
     unowned = Incident.department.is_null()
     if not departments:
         return unowned
-    return Incident.department.is_in(sorted(departments)) | unowned
+    return Incident.department.is_in(departments) | unowned
 
 
 async def can_see(principal: Principal, incident_id: int) -> bool:

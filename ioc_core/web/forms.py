@@ -94,7 +94,7 @@ async def checked_form(request: Request[Any, Any, Any]) -> FormMultiDict:
     if request.content_type[0] == RequestEncodingType.URL_ENCODED:
         # Litestar decodes these with replacement characters and no count: read them strictly.
         try:
-            pairs = parse_qsl((await request.body()).decode("latin-1"), errors="strict")
+            pairs = parse_qsl((await request.body()).decode(), errors="strict")
         except UnicodeDecodeError:
             raise _not_utf8() from None
         if len(pairs) > limit:

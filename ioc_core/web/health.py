@@ -7,6 +7,7 @@ from typing import Any
 
 import dramatiq
 from litestar import Request, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from piccolo.engine import engine_finder
@@ -33,7 +34,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", opt={"public": True}, tags=["health"])
+@get(
+    "/readyz",
+    opt={"public": True},
+    tags=["health"],
+    responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+            data_container=dict[str, Any], description="The parts that do not answer, and why"
+        )
+    },
+)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Every part this process needs answers: the database, the broker and plugins' own checks."""
     readiness = request.app.state.readiness

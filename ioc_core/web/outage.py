@@ -18,6 +18,8 @@ from asyncpg.exceptions import (
     AdminShutdownError,
     CannotConnectNowError,
     CrashShutdownError,
+    InterfaceError,
+    InternalClientError,
     PostgresConnectionError,
     TooManyConnectionsError,
 )
@@ -43,17 +45,28 @@ CONNECTION_ERRNOS = frozenset(
         errno.ENETUNREACH,
         errno.ETIMEDOUT,
         errno.EPIPE,
-        errno.ENOENT,  # a Unix socket that is not there while the server is down
     }
 )
 # asyncio's create_connection, when every address of a host name refused, raises a plain OSError.
 MULTIPLE_ADDRESSES = "Multiple exceptions:"
+# The server refused, dropped or could not take the connection. InternalClientError is asyncpg's
+# protocol losing track of a pooled connection the server terminated while it sat idle.
+SERVER_GONE = (
+    PostgresConnectionError,
+    CannotConnectNowError,
+    AdminShutdownError,
+    CrashShutdownError,
+    TooManyConnectionsError,
+    InternalClientError,
+)
+# asyncpg's word for using a connection the server dropped (Piccolo's rollback, say).
+CONNECTION_CLOSED = "connection is closed"
 
 
 def database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """503 for a database that cannot be reached, as JSON for API clients and as a page for
-    browsers; an OSError of another kind (a file, say) stays a 500."""
-    if isinstance(exc, OSError) and not _is_connection_failure(exc):
+    browsers; an error of the same classes with another cause (a file, say) stays a 500."""
+    if not _is_outage(exc):
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, None)
     log.warning(
@@ -66,12 +79,25 @@ def database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Res
     return _answer(request, HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
 
 
-def _is_connection_failure(exc: OSError) -> bool:
-    return (
-        isinstance(exc, ConnectionError | socket.gaierror)
-        or exc.errno in CONNECTION_ERRNOS
-        or str(exc).startswith(MULTIPLE_ADDRESSES)
-    )
+def _is_outage(exc: BaseException) -> bool:
+    """Whether `exc`, or what it was raised from or while handling, is a lost connection: a
+    failure on a dropped connection often surfaces as the error of the cleanup after it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SERVER_GONE) or (
+            isinstance(current, InterfaceError) and CONNECTION_CLOSED in str(current)
+        ):
+            return True
+        if isinstance(current, OSError) and (
+            isinstance(current, ConnectionError | socket.gaierror)
+            or current.errno in CONNECTION_ERRNOS
+            or str(current).startswith(MULTIPLE_ADDRESSES)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _answer(
@@ -100,10 +126,5 @@ def _answer(
 
 # For the app's exception_handlers: Litestar picks the first class in an exception's MRO.
 OUTAGE_HANDLERS: dict[type[Exception], Any] = {
-    OSError: database_unavailable,
-    PostgresConnectionError: database_unavailable,
-    CannotConnectNowError: database_unavailable,
-    AdminShutdownError: database_unavailable,
-    CrashShutdownError: database_unavailable,
-    TooManyConnectionsError: database_unavailable,
+    kind: database_unavailable for kind in (OSError, InterfaceError, *SERVER_GONE)
 }

@@ -34,6 +34,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.columns.combination import Where
 
 from field_reports import intake
+from field_reports import open311_openapi as openapi
 from field_reports.intake import Limits, Submission, TooManyReports
 from field_reports.open311_format import answer, errors, parse_w3c, split_format, w3c
 from field_reports.tables import Report, Service, ServiceField
@@ -650,7 +651,12 @@ def _unknown(stem: str) -> Open311Error:
     return Open311Error(404, [(404, gettext("No resource %(name)s.") % {"name": stem})])
 
 
-@get(f"{BASE}/{{name:str}}", opt=PUBLIC, exception_handlers=EXCEPTION_HANDLERS)
+@get(
+    f"{BASE}/{{name:str}}",
+    opt=PUBLIC,
+    exception_handlers=EXCEPTION_HANDLERS,
+    operation_class=openapi.RESOURCE,
+)
 async def resource(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     stem, fmt = _split(name)
     with i18n.language(_language(request)):
@@ -660,7 +666,12 @@ async def resource(request: Request[Any, Any, Any], name: FromPath[str]) -> Resp
         return await handler(request, fmt)
 
 
-@get(f"{BASE}/services/{{name:str}}", opt=PUBLIC, exception_handlers=EXCEPTION_HANDLERS)
+@get(
+    f"{BASE}/services/{{name:str}}",
+    opt=PUBLIC,
+    exception_handlers=EXCEPTION_HANDLERS,
+    operation_class=openapi.SERVICE_DEFINITION_OPERATION,
+)
 async def service_definition(
     request: Request[Any, Any, Any], name: FromPath[str]
 ) -> Response[bytes]:
@@ -669,14 +680,24 @@ async def service_definition(
         return await _service_definition(code, fmt)
 
 
-@get(f"{BASE}/requests/{{name:str}}", opt=PUBLIC, exception_handlers=EXCEPTION_HANDLERS)
+@get(
+    f"{BASE}/requests/{{name:str}}",
+    opt=PUBLIC,
+    exception_handlers=EXCEPTION_HANDLERS,
+    operation_class=openapi.ONE_REQUEST,
+)
 async def one_request(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     code, fmt = _split(name)
     with i18n.language(_language(request)):
         return await _one_request(request, code, fmt)
 
 
-@get(f"{BASE}/tokens/{{name:str}}", opt=PUBLIC, exception_handlers=EXCEPTION_HANDLERS)
+@get(
+    f"{BASE}/tokens/{{name:str}}",
+    opt=PUBLIC,
+    exception_handlers=EXCEPTION_HANDLERS,
+    operation_class=openapi.TOKEN,
+)
 async def token(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     value, fmt = _split(name)
     with i18n.language(_language(request)):
@@ -688,6 +709,7 @@ async def token(request: Request[Any, Any, Any], name: FromPath[str]) -> Respons
     opt=SUBMIT,
     middleware=[FormApiKey()],
     exception_handlers=EXCEPTION_HANDLERS,
+    operation_class=openapi.CREATE,
 )
 async def create(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     stem, fmt = _split(name)

@@ -187,20 +187,20 @@ PHONE = {
 
 @contextmanager
 def _open_page(browser: Browser, options: dict[str, Any]) -> Iterator[Page]:
+    refused: list[str] = []
     with browser_loop():
         context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         opened = context.new_page()
-    # Every browser test also checks the Content-Security-Policy: Chromium reports what the
-    # policy refused (an inline script or style, a foreign image) on the console.
-    refused: list[str] = []
-    opened.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+        # Every browser test also checks the Content-Security-Policy: Chromium reports what
+        # the policy refused (an inline script or style, a foreign image) on the console.
+        opened.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
     try:
         yield opened
     finally:

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.platform import Platform, drop_database, start_platform
+from tests.faults.platform import (
+    Platform,
+    Template,
+    drop_database,
+    make_template,
+    start_platform,
+)
 from tests.faults.services import PrivatePostgres, PrivateRedis, ServiceMissing
 from tests.helpers import service_missing
 from tests.smtp import Mailbox, local_smtp
@@ -51,17 +57,28 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def template(
+    private_pg: PrivatePostgres,
+    private_redis: PrivateRedis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Template:
+    return make_template(private_pg, private_redis, tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture
 def platform(
     private_pg: PrivatePostgres,
     private_redis: PrivateRedis,
+    template: Template,
     smtp: tuple[Mailbox, int],
     tmp_path: Path,
 ) -> Iterator[Platform]:
     """The platform on a fresh database and an empty broker; no process started yet."""
     if private_redis.process is None:
         private_redis.start()  # a test that failed while it was stopped
-    started = start_platform(private_pg, private_redis, tmp_path, smtp[1])
+    private_pg.ensure_running()
+    started = start_platform(private_pg, private_redis, template, tmp_path, smtp[1])
     try:
         yield started
     finally:

@@ -3,6 +3,7 @@ shared ones serve other tests and must never be touched."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -103,10 +104,8 @@ class PrivatePostgres:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # not running
             self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-s", "-w", "stop")
-        except RuntimeError:
-            pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -8,13 +8,20 @@ parameters from anyone too, and a 500 there is as much a defect as on the API.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from field_reports.intake import Limits, Submission, submit
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.routes import HTTPRoute
+from litestar.testing import TestClient
 
 from ioc_core.auth.apikeys import create_api_key
 from ioc_core.auth.sessions import sign_in
@@ -33,6 +40,9 @@ ADMIN = "fuzz-admin"
 SESSION_COOKIE = "ioc_session"
 CSRF_COOKIE = "ioc_csrf"
 CSRF_HEADER = "x-csrftoken"
+CSRF_FORM_FIELD = "_csrf_token"
+# Pages the form crawl visits at most.
+PAGES = 150
 
 
 @dataclass
@@ -47,9 +57,11 @@ class Caller:
 @dataclass
 class Seeded:
     admin_id: int
+    password_hash: str
     key_id: int
     key: str
-    report_tokens: list[str]
+    # The citizens' private links, /track/<code>?token=<token>.
+    tracking_links: list[str]
     incident_ids: list[int]
 
 
@@ -80,7 +92,7 @@ async def seed(runtime: Runtime) -> Seeded:
             ),
             limits,
         )
-        tokens.append(report.token)
+        tokens.append(f"/track/{incident.code}?token={report.token}")
         ids.append(incident.id)
     plain = await incidents.create_incident(
         incidents.NewIncident("fuzz", "Cây đổ", lon=PHAN_THIET[0], lat=PHAN_THIET[1]), "fuzz"
@@ -88,16 +100,21 @@ async def seed(runtime: Runtime) -> Seeded:
     ids.append(plain.id)
     await incidents.assign(ids[0], "fuzz", department_id=services.works, assignee_id=admin.id)
     await incidents.change_status(ids[1], "triaged", "fuzz")
-    return Seeded(admin.id, row.id, key, tokens, ids)
+    await incidents.assign(ids[2], "fuzz", department_id=services.works)
+    await incidents.change_status(ids[2], "resolved", "fuzz")
+    return Seeded(admin.id, admin.password_hash, row.id, key, tokens, ids)
 
 
-async def restore(seeded: Seeded, session_token: str) -> str | None:
-    """Undo what a fuzzed request did to the callers themselves (revoked their key, took the
-    administrator's role, ended the session); a new session token when the old one is gone."""
+async def restore(runtime: Runtime, seeded: Seeded, session_token: str) -> str | None:
+    """Undo what a fuzzed request did to the callers themselves and the platform they call
+    (revoked the key, took the administrator's role or password, ended the session, disabled
+    field_reports); a new session token when the old one is gone."""
+    if not await runtime.states.is_enabled("field_reports"):
+        await lifecycle.enable(runtime.registry, "field_reports", "fuzz")
     await ApiKey.update({ApiKey.revoked_at: None}).where(ApiKey.id == seeded.key_id)
-    await User.update({User.is_active: True, User.totp_secret: None}).where(
-        User.id == seeded.admin_id
-    )
+    await User.update(
+        {User.is_active: True, User.totp_secret: None, User.password_hash: seeded.password_hash}
+    ).where(User.id == seeded.admin_id)
     admin_role = await Role.select(Role.id).where(Role.name == "admin").first()
     assert admin_role is not None
     linked = await UserRole.exists().where(
@@ -132,3 +149,162 @@ def document_every_route(app: Litestar) -> None:
             handler._resolved_include_in_schema = True
         openapi.receive_route(route)
     openapi._openapi_schema = None
+
+
+class _Forms(HTMLParser):
+    """The links of a page and its forms: method, action, media type, and each field's name
+    with whether it takes a file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.forms: list[dict[str, Any]] = []
+        self._form: dict[str, Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        given = {k: v or "" for k, v in attrs}
+        if tag == "a" and given.get("href", "").startswith("/"):
+            self.links.append(html.unescape(given["href"]))
+        elif tag == "form":
+            multipart = "multipart" in given.get("enctype", "") + given.get("hx-encoding", "")
+            self._form = {
+                "method": given.get("method", "get").upper(),
+                "action": html.unescape(given.get("action") or given.get("hx-post", "")),
+                "multipart": multipart,
+                "fields": {},
+            }
+            self.forms.append(self._form)
+        elif tag in ("input", "select", "textarea") and self._form is not None:
+            name = given.get("name", "")
+            if name and name != CSRF_FORM_FIELD:
+                self._form["fields"][name] = given.get("type") == "file"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+
+
+@dataclass
+class Crawl:
+    """What a visit of the pages found, per operation ("METHOD /path/{param}"): the form
+    fields it is sent (name → takes a file) and in which media type, the query names of its
+    links, and the path parameter values of real objects."""
+
+    fields: dict[str, dict[str, bool]] = field(default_factory=dict)
+    multipart: set[str] = field(default_factory=set)
+    query: dict[str, set[str]] = field(default_factory=dict)
+    values: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+
+
+def _matcher(paths: list[str]) -> Callable[[str], tuple[str, dict[str, str]] | None]:
+    """The operation path a concrete path is, and its parameters; the most literal wins."""
+    patterns = sorted(
+        (
+            (
+                path.count("{"),
+                path,
+                re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"),
+            )
+            for path in paths
+        ),
+        key=lambda p: (p[0], p[1]),
+    )
+
+    def match(concrete: str) -> tuple[str, dict[str, str]] | None:
+        for _, path, pattern in patterns:
+            found = pattern.match(concrete)
+            if found:
+                return path, found.groupdict()
+        return None
+
+    return match
+
+
+def crawl(
+    client: TestClient[Litestar],
+    cookies: dict[str, str],
+    schema: dict[str, Any],
+    starts: list[str],
+    limit: int = PAGES,
+) -> Crawl:
+    """Visit the pages reachable from `starts` as the caller with `cookies` (at most `limit`,
+    one per operation and parameter values), and note what each form and link sends."""
+    match = _matcher(list(schema["paths"]))
+    found = Crawl()
+    queue, visited = list(starts), set()
+    while queue and len(visited) < limit:
+        url = queue.pop(0)
+        path, _, query = url.partition("?")
+        target = match(path)
+        if target is None or url in visited or "GET" not in _methods(schema, target[0]):
+            continue
+        visited.add(url)
+        client.cookies.clear()
+        client.cookies.update(cookies)
+        response = client.get(url, follow_redirects=False)
+        _note(found, f"GET {target[0]}", target[1], parse_qs(query))
+        if "text/html" not in response.headers.get("content-type", ""):
+            continue
+        parser = _Forms()
+        parser.feed(response.text)
+        queue += [link for link in parser.links if link not in visited]
+        for form in parser.forms:
+            action = form["action"] or path
+            aimed = match(action.partition("?")[0])
+            if aimed is None or form["method"] not in _methods(schema, aimed[0]):
+                continue
+            operation = f"{form['method']} {aimed[0]}"
+            _note(found, operation, aimed[1], {})
+            if form["method"] == "GET":
+                found.query.setdefault(operation, set()).update(form["fields"])
+            else:
+                found.fields.setdefault(operation, {}).update(form["fields"])
+                if form["multipart"]:
+                    found.multipart.add(operation)
+    return found
+
+
+def _methods(schema: dict[str, Any], path: str) -> set[str]:
+    return {m.upper() for m in schema["paths"][path]}
+
+
+def _note(found: Crawl, operation: str, params: dict[str, str], query: dict[str, Any]) -> None:
+    for name, value in params.items():
+        found.values.setdefault(operation, {}).setdefault(name, set()).add(unquote(value))
+    if query:
+        found.query.setdefault(operation, set()).update(query)
+
+
+def describe_forms(schema: dict[str, Any], found: Crawl) -> None:
+    """Write into `schema` what the pages showed and their handlers read without Litestar
+    knowing: form bodies, query parameters, and path values that name real objects (offered
+    beside the random ones, so that cases reach past "not found")."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            label = f"{method.upper()} {path}"
+            parameters = operation.setdefault("parameters", [])
+            declared = {p["name"] for p in parameters}
+            for name in sorted(found.query.get(label, set()) - declared - {CSRF_FORM_FIELD}):
+                parameters.append({"name": name, "in": "query", "schema": {"type": "string"}})
+            for parameter in parameters:
+                real = found.values.get(label, {}).get(parameter["name"])
+                if parameter["in"] == "path" and real:
+                    kind = parameter["schema"].get("type")
+                    examples = [int(v) if kind == "integer" else v for v in sorted(real)]
+                    if all(isinstance(v, int) or kind != "integer" for v in examples):
+                        parameter["schema"] = {"anyOf": [{"enum": examples}, parameter["schema"]]}
+            fields = found.fields.get(label)
+            if fields and "requestBody" not in operation:
+                properties = {
+                    name: {"type": "string", "format": "binary"} if is_file else {"type": "string"}
+                    for name, is_file in sorted(fields.items())
+                }
+                media = (
+                    "multipart/form-data"
+                    if label in found.multipart
+                    else "application/x-www-form-urlencoded"
+                )
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {media: {"schema": {"type": "object", "properties": properties}}},
+                }

@@ -13,11 +13,13 @@ undone after it, so that every case after it runs as the caller it names.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
@@ -42,6 +44,8 @@ from tests.security.fuzz_app import (
     SESSION_COOKIE,
     Caller,
     Seeded,
+    crawl,
+    describe_forms,
     document_every_route,
     restore,
     seed,
@@ -75,29 +79,40 @@ class Finding:
 
     def __str__(self) -> str:
         first = self.problem.strip().splitlines()[0] if self.problem.strip() else "?"
-        return f"{self.operation} as {self.caller}: HTTP {self.status}: {first}\n    {self.reproduce}"
+        where = f"{self.operation} as {self.caller}: HTTP {self.status}"
+        return f"{where}: {first}\n    {self.reproduce}"
 
 
 @dataclass
 class Fuzz:
     client: TestClient[Litestar]
+    runtime: Runtime
     seeded: Seeded
     callers: list[Caller]
     session: Caller
     findings: dict[tuple[str, str, int, str], Finding]
     cases: int = 0
+    # (caller, status) → how many answers: shows the handlers ran, not only the guards.
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    seen: list[tuple[str, str, int]] = field(default_factory=list)
 
     def send(self, case: Case, caller: Caller, checks: list[Callable[..., Any]]) -> None:
         self.cases += 1
         kwargs = case.as_transport_kwargs(base_url=str(self.client.base_url))
+        headers = {**(kwargs.get("headers") or {}), **caller.headers}
         body: dict[str, Any] = {}
-        for name in ("json", "files"):
-            if name in kwargs:
-                body[name] = kwargs[name]
-        if "data" in kwargs:
+        if kwargs.get("files"):
+            # Schemathesis hands multipart parts over in the shape `requests` encodes.
+            prepared = requests.PreparedRequest()
+            prepared.prepare_headers(None)
+            prepared.prepare_body(kwargs.get("data"), kwargs["files"])
+            body["content"] = prepared.body
+            headers["Content-Type"] = prepared.headers["Content-Type"]
+        elif "json" in kwargs:
+            body["json"] = kwargs["json"]
+        elif kwargs.get("data") is not None:
             key = "content" if isinstance(kwargs["data"], bytes | str) else "data"
             body[key] = kwargs["data"]
-        headers = {**(kwargs.get("headers") or {}), **caller.headers}
         self.client.cookies.clear()
         self.client.cookies.update({**(kwargs.get("cookies") or {}), **caller.cookies})
         response = self.client.request(
@@ -108,6 +123,8 @@ class Fuzz:
             follow_redirects=False,
             **body,
         )
+        self.statuses[caller.name, response.status_code] += 1
+        self.seen.append((case.operation.label, caller.name, response.status_code))
         try:
             case.validate_response(response, checks=checks, headers=headers)
         except (Failure, FailureGroup) as exc:
@@ -128,7 +145,9 @@ class Fuzz:
             self.undo()
 
     def undo(self) -> None:
-        token = in_app(self.client, restore, self.seeded, self.session.cookies[SESSION_COOKIE])
+        token = in_app(
+            self.client, restore, self.runtime, self.seeded, self.session.cookies[SESSION_COOKIE]
+        )
         if token is not None:
             self.session.cookies[SESSION_COOKIE] = token
 
@@ -141,12 +160,14 @@ def _platform(settings: Settings) -> tuple[Runtime, Seeded]:
     return runtime, run(seed(runtime))
 
 
-def _callers(client: TestClient[Litestar], seeded: Seeded) -> tuple[list[Caller], Caller]:
+def _callers(
+    client: TestClient[Litestar], runtime: Runtime, seeded: Seeded
+) -> tuple[list[Caller], Caller]:
     """Nobody, the API key and the administrator's session, the last two with a CSRF token
     (an API client can fetch one like anyone: the key must still be what decides)."""
     client.get("/healthz")
     client.cookies.clear()
-    token = in_app(client, restore, seeded, "")
+    token = in_app(client, restore, runtime, seeded, "")
     assert token is not None
     csrf_page = client.get("/login")
     csrf = csrf_page.cookies.get(CSRF_COOKIE)
@@ -172,9 +193,7 @@ def _strategy(operation: Any) -> st.SearchStrategy[Case]:
     return st.one_of(positive, operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
 
 
-def _run(
-    fuzz: Fuzz, strategy: st.SearchStrategy[Case], caller: Caller, checks: list[Any]
-) -> None:
+def _run(fuzz: Fuzz, strategy: st.SearchStrategy[Case], caller: Caller, checks: list[Any]) -> None:
     @hypothesis.settings(
         max_examples=EXAMPLES,
         derandomize=True,
@@ -203,9 +222,15 @@ def test_every_operation_answers_within_its_schema(settings: Settings) -> None:
     try:
         with TestClient(app) as client:
             raw = client.get("/schema/openapi.json").json()
+            callers, session = _callers(client, runtime, seeded)
+            starts = ["/", "/report", "/reports/map", *seeded.tracking_links]
+            describe_forms(raw, crawl(client, session.cookies, raw, starts))
+            import json
+
+            with open("/tmp/fuzz/raw.json", "w") as out:
+                json.dump(raw, out)
             schema = schemathesis.openapi.from_dict(raw)
-            callers, session = _callers(client, seeded)
-            fuzz = Fuzz(client, seeded, callers, session, {})
+            fuzz = Fuzz(client, runtime, seeded, callers, session, {})
             operations = []
             for result in schema.get_all_operations():
                 operations.append(result.ok())
@@ -222,6 +247,11 @@ def test_every_operation_answers_within_its_schema(settings: Settings) -> None:
         runtime.broker.close()
     elapsed = time.monotonic() - started
     print(f"\nAPI fuzz: {fuzz.cases} cases over {len(exercised)} operations in {elapsed:.1f} s")
+    print(", ".join(f"{c} {s}: {n}" for (c, s), n in sorted(fuzz.statuses.items())))
+    import json
+
+    with open("/tmp/fuzz/seen.json", "w") as out:
+        json.dump(fuzz.seen, out)
     assert len(exercised) == len(operations) - len(EXCLUDED)
     assert published <= {op.label for op in operations}, "the published API is fuzzed"
     assert fuzz.cases >= MINIMUM_CASES
