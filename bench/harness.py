@@ -36,6 +36,9 @@ QUICK_INCIDENTS = 20_000
 FULL_INCIDENTS = 1_000_000
 SEED_TIMEOUT_S = 600.0
 _BESIDE = Path(sys.executable).parent / "ioc"
+# The PostgreSQL runs' broker, as in production: Redis, on a db no test (15) or soak (14) uses;
+# flushed when a run starts.
+REDIS_URL = os.environ.get("IOC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 IOC = str(_BESIDE) if _BESIDE.exists() else "ioc"
 
 
@@ -127,11 +130,18 @@ async def _admin(server_url: str, statement: str) -> None:
 
 
 def fresh_backend(name: str, server_url: str, var_dir: Path) -> Backend:
-    """A new empty database: a SQLite file in `var_dir`, or a database created on the
-    PostgreSQL server (dropped by `drop`)."""
+    """A new empty database: a SQLite file in `var_dir` with the embedded broker, or a database
+    created on the PostgreSQL server (dropped by `drop`) with the Redis broker."""
     broker = f"embedded:{var_dir / 'queue.sqlite3'}"
     if name == "sqlite":
         return Backend(name, f"sqlite:///{var_dir / 'ioc.sqlite3'}", broker, var_dir)
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
+    except redis.RedisError as exc:
+        raise SetupError(f"Redis at {REDIS_URL} unreachable: {exc}") from exc
+    broker = REDIS_URL
     database = f"ioc_bench_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(server_url, f'CREATE DATABASE "{database}"'))

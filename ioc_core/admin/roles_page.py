@@ -12,6 +12,7 @@ from ioc_core.auth.roles import create_role, matrix, save_matrix
 from ioc_core.auth.tables import Role
 from ioc_core.i18n import gettext
 from ioc_core.web.forms import acting, done, errors_of, form_of
+from ioc_core.web.ids import row_id
 from ioc_core.web.pages import page
 
 PERMISSION = {"permission": "admin.roles"}
@@ -30,9 +31,10 @@ async def roles_save(request: Request[Any, Any, Any]) -> Response[Any]:
     roles = await Role.select(Role.id, Role.all_permissions)
     wanted: dict[int, set[str]] = {r["id"]: set() for r in roles if not r["all_permissions"]}
     for value in lists.get("grant", []):
-        role_id, _, permission = value.partition(":")
-        if role_id.isdigit() and int(role_id) in wanted:
-            wanted[int(role_id)].add(permission)
+        role_text, _, permission = value.partition(":")
+        role_id = row_id(role_text)
+        if role_id in wanted:
+            wanted[role_id].add(permission)
     known = request.app.state.runtime.registry.permissions
     try:
         changed = await save_matrix(wanted, known, acting(request).actor)

@@ -11,6 +11,7 @@ from ioc_core.auth.errors import FormError
 from ioc_core.auth.tables import DEPARTMENT_LEVELS, Department
 from ioc_core.db.audit import audit
 from ioc_core.i18n import gettext
+from ioc_core.web.ids import row_id
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -22,8 +23,14 @@ async def save_department(
     code = str(values.get("code", "")).strip().lower()
     name_vi = str(values.get("name_vi", "")).strip()
     level = values.get("level", "department")
-    parent_id = int(values["parent"]) if values.get("parent") else None
+    parent_text = str(values.get("parent", "")).strip()
+    parent_id = row_id(parent_text)
     errors = {}
+    if parent_text and (
+        parent_id is None or not await Department.exists().where(Department.id == parent_id)
+    ):
+        errors["parent"] = gettext("Choose the unit it reports to from the list.")
+        parent_id = None
     if not CODE_RE.match(code):
         errors["code"] = gettext("Code: lower-case letters, digits, '-' or '_', up to 64.")
     if not name_vi or len(name_vi) > 200:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
+import time
 
 from ioc_core.auth.principal import Principal
 from ioc_core.auth.tables import (
@@ -17,6 +19,11 @@ from ioc_core.auth.tables import (
 from ioc_core.auth.tokens import digest
 
 API_KEY_PREFIX = "ioc_"
+# A key's "last used" is written at most this often by a process: it tells an administrator
+# whether a client still uses the key, and a write per request would halve a client's rate.
+LAST_USED_EVERY_S = 60.0
+# Key id -> when this process last wrote its last_used_at (time.monotonic()).
+_last_used_written: dict[int, float] = {}
 
 
 def _now() -> dt.datetime:
@@ -82,7 +89,10 @@ async def api_key_principal(key: str) -> Principal | None:
     )
     if row is None or not hmac.compare_digest(row["key_hash"], digest(key)):
         return None
-    await ApiKey.update({ApiKey.last_used_at: _now()}).where(ApiKey.id == row["id"])
+    now = time.monotonic()
+    if now - _last_used_written.get(row["id"], -math.inf) >= LAST_USED_EVERY_S:
+        _last_used_written[row["id"]] = now
+        await ApiKey.update({ApiKey.last_used_at: _now()}).where(ApiKey.id == row["id"])
     return Principal(
         kind="api_key", id=row["id"], name=row["name"], permissions=frozenset(row["permissions"])
     )

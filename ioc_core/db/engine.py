@@ -6,6 +6,7 @@ import importlib
 import os
 from collections.abc import Iterable
 
+import asyncpg
 from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import AppConfig, AppRegistry
 from piccolo.engine.base import Engine
@@ -19,11 +20,23 @@ PICCOLO_CONF = "ioc_core.piccolo_conf"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
+class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection handed back without asyncpg's reset query (a round trip per query
+    Piccolo runs outside a transaction). The platform leaves nothing on a session to reset: no
+    SET, no LISTEN, no cursor, only advisory locks of a transaction; an open transaction is
+    still rolled back on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def engine_for(settings: Settings) -> Engine:
     """The engine for IOC_DATABASE_URL; it connects on first use, not here."""
     if settings.is_sqlite:
         return SQLiteEngine(path=str(settings.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
-    return PostgresEngine(config={"dsn": settings.database_url})
+    return PostgresEngine(
+        config={"dsn": settings.database_url, "connection_class": _PooledConnection}
+    )
 
 
 def app_config(module_path: str) -> AppConfig:

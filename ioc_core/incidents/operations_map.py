@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.exceptions import ValidationException
-from litestar.params import FromQuery
+from litestar.params import Parameter
 from litestar.response import Response
 
 from ioc_core.geo import spatial
@@ -18,6 +18,7 @@ from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.visibility import visible_to
 from ioc_core.incidents.workflow import STATUSES, is_overdue, status_label
 from ioc_core.web.forms import acting
+from ioc_core.web.ids import row_id
 from ioc_core.web.openapi import refusals
 from ioc_core.web.pages import page
 
@@ -26,6 +27,9 @@ VIEW = {"permission": "incidents.view"}
 CLUSTER_BELOW_ZOOM = 15
 MAX_POINTS = 2_000
 CENTRE = (10.93, 108.10)  # Phan Thiết
+MAX_ZOOM = 22
+# What the schema tells clients a bbox looks like; the handler says what is wrong with another.
+BBOX_PATTERN = r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$"
 
 
 @get("/map", opt=VIEW, include_in_schema=False)
@@ -60,9 +64,9 @@ async def _where(request: Request[Any, Any, Any]) -> Any:
     status = [s for s in params.getall("status", []) if s in STATUSES]
     filters: list[Any] = [Incident.status.is_in(status)] if status else []
     for key in ("category", "area", "department"):
-        value = params.get(key, "")
-        if value.isdigit():
-            filters.append(getattr(Incident, key) == int(value))
+        value = row_id(params.get(key))
+        if value is not None:
+            filters.append(getattr(Incident, key) == value)
     for extra in filters:
         condition = extra if condition is None else condition & extra
     return condition
@@ -75,12 +79,14 @@ async def _where(request: Request[Any, Any, Any]) -> Any:
     responses=refusals(401, 403),
 )
 async def incidents_geojson(
-    request: Request[Any, Any, Any], bbox: FromQuery[str], zoom: FromQuery[int] = 18
+    request: Request[Any, Any, Any],
+    bbox: Annotated[str, Parameter(schema_extra={"pattern": BBOX_PATTERN})],
+    zoom: Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_ZOOM})] = 18,
 ) -> dict[str, Any]:
     """Incidents the caller may see inside `bbox` (min_lon,min_lat,max_lon,max_lat). Below zoom
     15 the features are grid cells with a `count`; from 15 on, incidents (newest 2 000)."""
     box = _bbox(bbox)
-    if not 0 <= zoom <= 22:
+    if not 0 <= zoom <= MAX_ZOOM:
         raise ValidationException(gettext("zoom must be between 0 and 22"))
     where = await _where(request)
     if zoom < CLUSTER_BELOW_ZOOM:

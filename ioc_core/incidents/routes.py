@@ -25,7 +25,8 @@ from ioc_core.incidents.workflow import (
     priority_labels,
     status_label,
 )
-from ioc_core.web.forms import acting, errors_of, form_of
+from ioc_core.web.forms import acting, errors_of, form_of, refusal
+from ioc_core.web.ids import row_id
 from ioc_core.web.pages import page
 from ioc_core.web.tables import Column, Filter, table_view
 
@@ -189,8 +190,7 @@ async def incident_assign(
 ) -> Response[Any]:
     values, _ = await form_of(request)
     actor = acting(request).actor
-    department = int(values["department"]) if values.get("department", "").isdigit() else None
-    assignee = int(values["assignee"]) if values.get("assignee", "").isdigit() else None
+    department, assignee = row_id(values.get("department")), row_id(values.get("assignee"))
     return await act(
         request,
         incident_id,
@@ -270,11 +270,16 @@ async def incidents_bulk_assign(request: Request[Any, Any, Any]) -> Response[Any
     """Assign many at once; each incident gets its own timeline event."""
     values, lists = await form_of(request)
     principal = acting(request)
-    department = int(values["department"]) if values.get("department", "").isdigit() else None
-    for raw in lists.get("incident", []):
-        if raw.isdigit() and await can_see(principal, int(raw)):
-            await service.assign(int(raw), principal.actor, department_id=department)
-    return Redirect(safe_next(values.get("back") or "/incidents"), status_code=303)
+    back = safe_next(values.get("back") or "/incidents")
+    department = row_id(values.get("department"))
+    if values.get("department") and (
+        department is None or not await Department.exists().where(Department.id == department)
+    ):
+        return await refusal(request, gettext("Choose a department from the list."), 422, back)
+    for incident_id in (row_id(raw) for raw in lists.get("incident", [])):
+        if incident_id is not None and await can_see(principal, incident_id):
+            await service.assign(incident_id, principal.actor, department_id=department)
+    return Redirect(back, status_code=303)
 
 
 @get("/incidents/export", opt={"permission": "incidents.export"}, include_in_schema=False)

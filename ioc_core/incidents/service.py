@@ -102,7 +102,6 @@ async def create_incident(
     now = _now()
     async with write_transaction():
         incident = Incident(
-            code=await _next_code(now.year),
             source=data.source,
             category=category["id"] if category else None,
             title=title,
@@ -119,6 +118,9 @@ async def create_incident(
             updated_at=now,
         )
         routed = await routing.route(incident, now)
+        # The year's counter row stays locked until the commit, and every filing waits for it:
+        # taken after the routing's reads, it is held only for the writes.
+        incident.code = await _next_code(now.year)
         await incident.save()
         await timeline_event(
             incident.id, actor, "created", None, public_fields(incident), public=True

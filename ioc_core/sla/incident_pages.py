@@ -22,6 +22,7 @@ from ioc_core.incidents.workflow import OPEN_STATUSES
 from ioc_core.sla import escalation
 from ioc_core.sla.tables import Escalation
 from ioc_core.web.forms import acting, form_of
+from ioc_core.web.ids import row_id
 from ioc_core.web.pages import render_partial
 
 ESCALATE = {"permission": "sla.escalate"}
@@ -130,7 +131,7 @@ async def decide_from_form(
         values.get("decision", ""),
         values.get("note", ""),
         expected_day=expected_day(values),
-        department_id=int(department) if department.isdigit() else None,
+        department_id=row_id(department),
         public_note=values.get("public_note", ""),
         units=None if principal.all_permissions else frozenset(principal.department_ids),
     )

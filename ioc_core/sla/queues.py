@@ -24,6 +24,7 @@ from ioc_core.sla import escalation
 from ioc_core.sla.incident_pages import decide_from_form
 from ioc_core.sla.sweep import RUNNING
 from ioc_core.web.forms import acting, done, form_of
+from ioc_core.web.ids import row_id
 from ioc_core.web.pages import page
 from ioc_core.web.tables import Column, table_view
 
@@ -137,7 +138,7 @@ async def queue_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     values, lists = await form_of(request)
     principal = acting(request)
     back = safe_next(values.get("back") or PATHS["escalated"])
-    chosen = [int(raw) for raw in lists.get("incident", []) if raw.isdigit()]
+    chosen = [i for i in (row_id(raw) for raw in lists.get("incident", [])) if i is not None]
     holders = {
         r["id"]: r["escalated_to"]
         for r in await Incident.select(Incident.id, Incident.escalated_to).where(

@@ -23,6 +23,7 @@ from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.web.access import PrincipalMiddleware, access_guard, error_page, not_signed_in
 from ioc_core.web.forms import ReadableInput
+from ioc_core.web.ids import ids_in_range
 from ioc_core.web.outage import OUTAGE_HANDLERS
 from ioc_core.web.readiness import Readiness
 from ioc_core.web.security_headers import security_headers
@@ -59,7 +60,7 @@ def _build(runtime: Runtime, run_workers: bool) -> Litestar:
     for plugin, answers in registry.per_plugin("route_handlers", settings=settings).items():
         handlers = [h for answer in answers for h in answer]
         # A disabled plugin's routes answer 404 to everyone, before anyone is asked to sign in.
-        guards = [access_guard]
+        guards = [access_guard, ids_in_range]
         if not registry.spec(plugin).builtin:
             guards.insert(0, _enabled_guard(plugin))
         routers.append(

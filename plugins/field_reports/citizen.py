@@ -37,8 +37,10 @@ class Tracked:
     report: dict[str, Any]
 
     def owned_by(self, token: str) -> bool:
-        """The private link's token matches (compared in constant time)."""
-        return bool(token) and secrets.compare_digest(token, self.report["token"])
+        """The private link's token matches (compared in constant time; as bytes, since
+        `compare_digest` refuses a str with anything but ASCII, and a link may hold any)."""
+        expected = str(self.report["token"]).encode()
+        return bool(token) and secrets.compare_digest(token.encode(), expected)
 
 
 def _code(raw: str) -> str:

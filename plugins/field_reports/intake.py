@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,10 @@ EMAIL_RE = re.compile(r"\A[\w.!#$%&'*+/=?^`{|}~-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)
 PHONE_RE = re.compile(r"\A\+?[0-9 .-]{8,20}\Z")
 # A web address as a link may carry it: no spaces, quotes or angle brackets left unescaped.
 MEDIA_URL_RE = re.compile(r"\Ahttps?://[^\s<>\"`\\{}|^]+\Z")
+# How often a process prunes the throttle's rows older than the window.
+PRUNE_EVERY_S = 60.0
+# When this process last pruned them (time.monotonic()), in a list so throttle() can set it.
+_pruned = [-math.inf]
 
 
 @dataclass(frozen=True)
@@ -106,18 +111,24 @@ async def throttle(client: str, limits: Limits) -> None:
     now = _now()
     since = now - dt.timedelta(seconds=limits.window_s)
     async with write_transaction():
-        recent = (
+        # The limit-th newest attempt in the window, if there are that many: one row read,
+        # however many the window holds.
+        oldest = (
             await IntakeAttempt.select(IntakeAttempt.at)
             .where(IntakeAttempt.client == client[:128], IntakeAttempt.at >= since)
-            .order_by(IntakeAttempt.at)
+            .order_by(IntakeAttempt.at, ascending=False)
+            .offset(limits.per_client - 1)
+            .first()
         )
-        if len(recent) >= limits.per_client:
-            oldest = recent[-limits.per_client]["at"]
-            wait = oldest + dt.timedelta(seconds=limits.window_s) - now
+        if oldest is not None:
+            wait = oldest["at"] + dt.timedelta(seconds=limits.window_s) - now
             raise TooManyReports(max(1, math.ceil(wait.total_seconds())))
         await IntakeAttempt.insert(IntakeAttempt(client=client[:128], at=now))
-        # Rows older than the window decide nothing any more.
-        await IntakeAttempt.delete().where(IntakeAttempt.at < since)
+        if time.monotonic() - _pruned[0] >= PRUNE_EVERY_S:
+            # Rows older than the window decide nothing any more; a write per attempt to say
+            # so would cost the intake a round trip each time.
+            _pruned[0] = time.monotonic()
+            await IntakeAttempt.delete().where(IntakeAttempt.at < since)
 
 
 async def public_service(code: str) -> dict[str, Any] | None:

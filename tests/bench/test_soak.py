@@ -51,13 +51,8 @@ def _number(pattern: str, text: str) -> int:
     return int(found.group(1))
 
 
-@pytest.mark.backend
+@pytest.mark.postgresql
 def test_a_short_soak_loses_and_doubles_nothing_while_workers_restart() -> None:
-    if not DATABASE:
-        pytest.skip(
-            "the soak runs on PostgreSQL + Redis: set IOC_TEST_DATABASE_URL (and "
-            "IOC_TEST_BROKER_URL), as the PostgreSQL pass of `python -m tests` does"
-        )
     _reachable()
     command = [
         sys.executable,

@@ -23,7 +23,7 @@ from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from tests.faults.services import PrivatePostgres, PrivateRedis
 from tests.plugins.field_reports.conftest import PHAN_THIET, Services, seed_services
-from tests.processes import IOC, answering, free_port, stop
+from tests.processes import IOC, answering, free_port
 
 T = TypeVar("T")
 
@@ -39,7 +39,9 @@ SUBMIT = "field_reports.submit"
 # Seconds without a heartbeat after which a worker counts as dead: short, so a killed worker's
 # messages come back within the test's patience.
 HEARTBEAT_TIMEOUT_S = 3
-SUCCESS = (200, 201)  # 201 once the Open311 POST answers Created
+SUCCESS = (200, 201)
+# A process that has not stopped this long after SIGTERM is killed.
+STOP_TIMEOUT_S = 5  # 201 once the Open311 POST answers Created
 
 
 @dataclass
@@ -102,7 +104,13 @@ class Platform:
     def close(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                stop(process)
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         self.runtime.broker.close()
 
 

@@ -41,6 +41,9 @@ SESSION_COOKIE = "ioc_session"
 CSRF_COOKIE = "ioc_csrf"
 CSRF_HEADER = "x-csrftoken"
 CSRF_FORM_FIELD = "_csrf_token"
+# A form field's text, as far as the schema tells: no control characters (a request with one
+# is refused before any handler, see ioc_core.web.forms; negative cases still send them).
+TEXT = {"type": "string", "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]*$"}
 # Pages the form crawl visits at most.
 PAGES = 150
 
@@ -60,9 +63,21 @@ class Seeded:
     password_hash: str
     key_id: int
     key: str
-    # The citizens' private links, /track/<code>?token=<token>.
-    tracking_links: list[str]
+    # Each report's ticket code and the token of its private link.
+    reports: list[tuple[str, str]]
     incident_ids: list[int]
+    services: list[str]
+
+    def tracking_links(self) -> list[str]:
+        return [f"/track/{code}?token={token}" for code, token in self.reports]
+
+    def open311_names(self) -> dict[str, list[dict[str, str]]]:
+        """Path values of the Open311 routes that name real services, requests and tokens."""
+        return {
+            "GET /open311/v2/services/{name}": [{"name": f"{s}.json"} for s in self.services],
+            "GET /open311/v2/requests/{name}": [{"name": f"{c}.xml"} for c, _ in self.reports],
+            "GET /open311/v2/tokens/{name}": [{"name": f"{t}.json"} for _, t in self.reports],
+        }
 
 
 async def seed(runtime: Runtime) -> Seeded:
@@ -79,7 +94,7 @@ async def seed(runtime: Runtime) -> Seeded:
     known = sorted(runtime.registry.permissions)
     row, key = await create_api_key("fuzz client", known, "fuzz", known)
     limits = Limits.of(runtime.registry.plugin_settings("field_reports"))
-    tokens, ids = [], []
+    reports, ids = [], []
     for n in range(3):
         incident, report = await submit(
             Submission(
@@ -92,7 +107,7 @@ async def seed(runtime: Runtime) -> Seeded:
             ),
             limits,
         )
-        tokens.append(f"/track/{incident.code}?token={report.token}")
+        reports.append((incident.code, report.token))
         ids.append(incident.id)
     plain = await incidents.create_incident(
         incidents.NewIncident("fuzz", "Cây đổ", lon=PHAN_THIET[0], lat=PHAN_THIET[1]), "fuzz"
@@ -102,7 +117,8 @@ async def seed(runtime: Runtime) -> Seeded:
     await incidents.change_status(ids[1], "triaged", "fuzz")
     await incidents.assign(ids[2], "fuzz", department_id=services.works)
     await incidents.change_status(ids[2], "resolved", "fuzz")
-    return Seeded(admin.id, admin.password_hash, row.id, key, tokens, ids)
+    services = ["chieu-sang", "rac-thai"]
+    return Seeded(admin.id, admin.password_hash, row.id, key, reports, ids, services)
 
 
 async def restore(runtime: Runtime, seeded: Seeded, session_token: str) -> str | None:
@@ -188,12 +204,12 @@ class _Forms(HTMLParser):
 class Crawl:
     """What a visit of the pages found, per operation ("METHOD /path/{param}"): the form
     fields it is sent (name → takes a file) and in which media type, the query names of its
-    links, and the path parameter values of real objects."""
+    links, and the path parameters of the real objects its links named."""
 
     fields: dict[str, dict[str, bool]] = field(default_factory=dict)
     multipart: set[str] = field(default_factory=set)
     query: dict[str, set[str]] = field(default_factory=dict)
-    values: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    values: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 def _matcher(paths: list[str]) -> Callable[[str], tuple[str, dict[str, str]] | None]:
@@ -269,16 +285,16 @@ def _methods(schema: dict[str, Any], path: str) -> set[str]:
 
 
 def _note(found: Crawl, operation: str, params: dict[str, str], query: dict[str, Any]) -> None:
-    for name, value in params.items():
-        found.values.setdefault(operation, {}).setdefault(name, set()).add(unquote(value))
+    named = {name: unquote(value) for name, value in params.items()}
+    if named and named not in found.values.setdefault(operation, []):
+        found.values[operation].append(named)
     if query:
         found.query.setdefault(operation, set()).update(query)
 
 
 def describe_forms(schema: dict[str, Any], found: Crawl) -> None:
     """Write into `schema` what the pages showed and their handlers read without Litestar
-    knowing: form bodies, query parameters, and path values that name real objects (offered
-    beside the random ones, so that cases reach past "not found")."""
+    knowing: form bodies and query parameters."""
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             label = f"{method.upper()} {path}"
@@ -286,17 +302,10 @@ def describe_forms(schema: dict[str, Any], found: Crawl) -> None:
             declared = {p["name"] for p in parameters}
             for name in sorted(found.query.get(label, set()) - declared - {CSRF_FORM_FIELD}):
                 parameters.append({"name": name, "in": "query", "schema": {"type": "string"}})
-            for parameter in parameters:
-                real = found.values.get(label, {}).get(parameter["name"])
-                if parameter["in"] == "path" and real:
-                    kind = parameter["schema"].get("type")
-                    examples = [int(v) if kind == "integer" else v for v in sorted(real)]
-                    if all(isinstance(v, int) or kind != "integer" for v in examples):
-                        parameter["schema"] = {"anyOf": [{"enum": examples}, parameter["schema"]]}
             fields = found.fields.get(label)
             if fields and "requestBody" not in operation:
                 properties = {
-                    name: {"type": "string", "format": "binary"} if is_file else {"type": "string"}
+                    name: {"type": "string", "format": "binary"} if is_file else TEXT
                     for name, is_file in sorted(fields.items())
                 }
                 media = (
