@@ -1,7 +1,7 @@
 """The intake benchmark's raw baseline: a bare Litestar app taking the same Open311 form and
 doing one INSERT of the row a report's incident gets, with asyncpg (PostgreSQL) or aiosqlite
-(SQLite), into a plain table with the incident's columns, made afresh at start. No key, no checks, no timeline, no
-outbox: what the platform's intake is measured against.
+(SQLite), into a plain table with the incident's columns, made afresh at start. No key, no
+checks, no timeline, no outbox: what the platform's intake is measured against.
 
     python -m bench.bare_intake --database-url postgresql://... --port 8001
 

@@ -197,7 +197,7 @@ async def _measured(
 ) -> tuple[Load, int]:
     """A short warm-up, then the timed load; (the timed load, rows stored by both)."""
     before = await count(ctx, table)
-    warm = load(f"{base}{PATH}", bodies, min(1.0, seconds))
+    warm = load(f"{base}{PATH}", bodies, min(1.0, seconds / 4))
     timed = load(f"{base}{PATH}", bodies, seconds)
     stored = await count(ctx, table) - before
     return timed, stored - warm.ok
@@ -250,9 +250,9 @@ async def run(ctx: Context) -> list[Measure]:
         raise RuntimeError("no public service without required fields to report to")
     bodies = ctx.var_dir / "intake-bodies.txt"
     write_bodies(bodies, api_key, services, ctx.seed)
-    seconds = ctx.seconds(4, 25)
+    seconds = ctx.seconds(3, 25)
 
-    ceiling = client_ceiling(ctx, ctx.seconds(2, 5))
+    ceiling = client_ceiling(ctx, ctx.seconds(1, 5))
     full = await full_stack(ctx, env, bodies, seconds)
     raw = await bare(ctx, bodies, seconds)
 

@@ -1,20 +1,21 @@
 """The SLA sweep over the open incidents, and sending tasks through the platform.
 
 Sweep: once to catch up with the due times passed since the data was generated (not timed),
-then the steady state (nothing due: what almost every minute's sweep is), then a batch: BATCH
-running incidents made due a minute ago and swept (each escalated through `service.change`:
-lock, timeline, escalation, outbox, dispatch). The batch changes those incidents for good; the
-run's database is thrown away after the run.
+then the steady state (nothing due: what almost every minute's sweep is), then a batch: 50
+(quick: 10) running incidents made due a minute ago and swept (each escalated through
+`service.change`: lock, timeline, escalation, outbox, dispatch). The batch changes those
+incidents for good; the run's database is thrown away after the run.
 
-Dispatch: N domain events emitted in one transaction, then `outbox.dispatch` of them (what
-every change does after its commit: each sent through the platform's task on its broker, then
-marked sent), against a bare dramatiq actor's `send` of N messages on the same broker, in turns.
+Dispatch: N domain events emitted in one transaction, then sent three ways in turns, slice by
+slice, on the same broker: `outbox.dispatch` (what every change does after its commit: each
+sent through the platform's task from a worker thread, then marked sent in the database),
+`Task.send` of the platform's task wrapper (its actor, with the platform's middleware), and a
+bare dramatiq actor's `send`, the raw baseline of both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import dramatiq
@@ -30,6 +31,8 @@ from ioc_core.sla.sweep import RUNNING, sweep
 MAX_SWEEP_S = 1.0
 MAX_DISPATCH_RATIO = 1.25
 TOPIC = "bench.dispatch"
+SLICE = 50
+RAW_ACTOR = "bench_raw.noop"
 
 
 async def make_due(count: int, now: dt.datetime) -> int:
@@ -91,44 +94,67 @@ def _noop(n: int) -> None:
 
 
 async def dispatch_measures(ctx: Context, broker: dramatiq.Broker) -> list[Measure]:
-    count = 200 if ctx.quick else 2_000
-    rounds = 2 if ctx.quick else 3
-    bare = dramatiq.Actor(
-        _noop,
-        broker=broker,
-        actor_name="bench_raw.noop",
-        queue_name="bench_raw",
-        priority=0,
-        options={},
+    count = 300 if ctx.quick else 2_000
+    bare = (
+        broker.get_actor(RAW_ACTOR)
+        if RAW_ACTOR in broker.get_declared_actors()
+        else dramatiq.Actor(
+            _noop,
+            broker=broker,
+            actor_name=RAW_ACTOR,
+            queue_name="bench_raw",
+            priority=0,
+            options={},
+        )
     )
-    ours, theirs = Samples(), Samples()
-    for _ in range(rounds):
-        async with write_transaction():
-            ids = [await outbox.emit(TOPIC, {"n": n}) for n in range(count)]
-        elapsed, sent = await timed(lambda ids=ids: outbox.dispatch(ids))
-        if sent != count:
-            raise RuntimeError(f"outbox.dispatch sent {sent} of {count} events")
-        ours.values.append(elapsed)
-        started = time.perf_counter()
-        for n in range(count):
+    async with write_transaction():
+        ids = [await outbox.emit(TOPIC, {"n": n}) for n in range(count)]
+
+    async def through_outbox(part: list[int]) -> None:
+        sent = await outbox.dispatch(part)
+        if sent != len(part):
+            raise RuntimeError(f"outbox.dispatch sent {sent} of {len(part)} events")
+
+    async def through_task(part: list[int]) -> None:
+        for event_id in part:
+            outbox.deliver.send(event_id)
+
+    async def bare_send(part: list[int]) -> None:
+        for n in part:
             bare.send(n)
-        theirs.values.append(time.perf_counter() - started)
-    platform_rate = count / ours.percentile(50)
-    raw_rate = count / theirs.percentile(50)
-    ratio = theirs.percentile(50) and ours.percentile(50) / theirs.percentile(50)
-    broker_name = (
-        "embedded" if ctx.broker_url.startswith("embedded") else ctx.broker_url.split(":")[0]
-    )
+
+    sides = (through_outbox, through_task, bare_send)
+    spent = [0.0, 0.0, 0.0]
+    # Small slices in turns, the order rotating: an embedded broker syncs its file on every
+    # message, and how long a sync takes swings with what else the disk is doing.
+    for turn, start in enumerate(range(0, count, SLICE)):
+        part = ids[start : start + SLICE]
+        for k in range(len(sides)):
+            side = (turn + k) % len(sides)
+            elapsed, _ = await timed(lambda side=side, part=part: sides[side](part))
+            spent[side] += elapsed
+    ours, task, theirs = spent
+    broker_name = ctx.broker_url.split(":")[0]
+    target = f"≥ {1 / MAX_DISPATCH_RATIO:.2f}x raw (time ≤ {MAX_DISPATCH_RATIO}x)"
     return [
         Measure(
-            f"dispatch: outbox events sent ({broker_name} broker)",
+            f"dispatch: {count:,} outbox events sent ({broker_name} broker)",
             ctx.backend,
-            platform_rate,
+            count / ours,
             "msg/s",
-            baseline=raw_rate,
-            target=f"≥ {1 / MAX_DISPATCH_RATIO:.2f}x raw (time ≤ {MAX_DISPATCH_RATIO}x)",
-            passed=ratio <= MAX_DISPATCH_RATIO,
-        )
+            baseline=count / theirs,
+            target=target,
+            passed=ours / theirs <= MAX_DISPATCH_RATIO,
+        ),
+        Measure(
+            f"dispatch: {count:,} Task.send ({broker_name} broker)",
+            ctx.backend,
+            count / task,
+            "msg/s",
+            baseline=count / theirs,
+            target=target,
+            passed=task / theirs <= MAX_DISPATCH_RATIO,
+        ),
     ]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 
 from ioc_core.db.engine import bind, engine_for
+from ioc_core.geo import cells
 from ioc_core.plugins.registry import load_plugins
 from ioc_core.settings import Settings
 
@@ -167,6 +168,10 @@ class PostgresLoader(Loader):
             await self.conn.execute(f'DROP TABLE "{raw}"')
         for _, definition in self.indexes:
             await self.conn.execute(definition)
+        # The triggers were off (replica role): recount the map's cells.
+        if await self.has_table("incident_cell"):
+            for statement in cells.rebuild_statements(postgres=True):
+                await self.conn.execute(statement)
         for table in self.tables:
             await self.conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -293,6 +298,10 @@ class SqliteLoader(Loader):
             )
             for sql in self.triggers:
                 conn.execute(sql)
+        if self.triggers and await self.has_table("incident_cell"):
+            # The map's cells were not counted while their triggers were dropped.
+            for statement in cells.rebuild_statements(postgres=False):
+                conn.execute(statement)
         for sql in self.indexes:
             conn.execute(sql)
         for year, last in counters.items():

@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import click
 import dramatiq
@@ -50,18 +51,44 @@ def _where(settings: Settings) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes sharing the port: one uses one CPU core. With the embedded broker, "
+    "each also runs task workers.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the web app; with the embedded broker, also run task workers in this process."""
     import uvicorn
 
-    from ioc_core.web.app import create_app
     from ioc_core.web.log_privacy import log_config
 
     runtime = runtime_of(ctx)
-    app = create_app(runtime=runtime, run_workers=runtime.settings.is_embedded_broker)
-    click.echo(f"serving on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config())
+    click.echo(f"serving on http://{host}:{port}/ with {workers} web process(es)")
+    if workers == 1:
+        app: Any = _web_app(runtime)
+    else:
+        # Each process builds its own app from the same environment.
+        app = f"{__name__}:_web_app"
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        factory=workers > 1,
+        log_level="info",
+        log_config=log_config(),
+    )
+
+
+def _web_app(runtime: Runtime | None = None) -> Any:
+    from ioc_core.web.app import create_app
+
+    runtime = runtime or build_runtime(Settings.load())
+    return create_app(runtime=runtime, run_workers=runtime.settings.is_embedded_broker)
 
 
 @cli.command()

@@ -16,6 +16,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +31,7 @@ from tests.smtp import Mailbox, local_smtp
 
 TEST_DATABASE_URL = os.environ.get("IOC_TEST_DATABASE_URL", "")
 TEST_BROKER_URL = os.environ.get("IOC_TEST_BROKER_URL", "")
-BACKEND_FIXTURES = {"database_url", "broker_url"}
+BACKEND_FIXTURES = {"database_url", "broker_url", "module_environ"}
 
 
 def pytest_report_header() -> str:
@@ -72,24 +73,28 @@ async def _admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A database of its own: a SQLite file in `folder`, or a new PostgreSQL database on the
+    server under test, dropped afterwards."""
     if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'ioc.sqlite3'}"
+        yield f"sqlite:///{folder / 'ioc.sqlite3'}"
         return
     name = f"ioc_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
     except OSError as exc:
         service_missing("PostgreSQL", exc)
-    yield _with_database(TEST_DATABASE_URL, name)
-    asyncio.run(_admin(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield _with_database(TEST_DATABASE_URL, name)
+    finally:
+        asyncio.run(_admin(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def broker_url(tmp_path: Path) -> str:
+def fresh_broker(folder: Path) -> str:
+    """An empty broker: an embedded queue file in `folder`, or the Redis db under test flushed."""
     if not TEST_BROKER_URL:
-        return f"embedded:{tmp_path / 'queue.sqlite3'}"
+        return f"embedded:{folder / 'queue.sqlite3'}"
     import redis
 
     try:
@@ -99,15 +104,39 @@ def broker_url(tmp_path: Path) -> str:
     return TEST_BROKER_URL
 
 
-@pytest.fixture
-def environ(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str]:
+def platform_environ(folder: Path, database_url: str, broker_url: str) -> dict[str, str]:
     """Environment variables of a platform process under test (also for subprocesses)."""
     return {
-        "IOC_VAR_DIR": str(tmp_path / "var"),
+        "IOC_VAR_DIR": str(folder / "var"),
         "IOC_DATABASE_URL": database_url,
         "IOC_BROKER_URL": broker_url,
         "IOC_PLUGIN_STATE_TTL": "0",
     }
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def broker_url(tmp_path: Path) -> str:
+    return fresh_broker(tmp_path)
+
+
+@pytest.fixture
+def environ(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str]:
+    return platform_environ(tmp_path, database_url, broker_url)
+
+
+@pytest.fixture(scope="module")
+def module_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Like `environ`, one platform shared by a module's tests: for many small requests whose
+    tests compare what is stored before and after, not what the database holds."""
+    folder = tmp_path_factory.mktemp("module")
+    with fresh_database(folder) as url:
+        yield platform_environ(folder, url, fresh_broker(folder))
 
 
 @pytest.fixture

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-import sqlalchemy as sa
 from piccolo.engine import engine_finder
+from piccolo.querystring import QueryString
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from ioc_core.db.transactions import write_transaction
 from ioc_core.geo import spatial
-from ioc_core.geo.column import to_db, to_shape
+from ioc_core.geo.column import SRID, to_db, to_shape
 from ioc_core.i18n import TIMEZONE
 from ioc_core.incidents.tables import Area
 
@@ -257,6 +257,17 @@ def _row(feature: AreaFeature, kind: str, start: dt.date, source: str) -> Any:
     )
 
 
+# area_for on PostgreSQL as a Piccolo template (lon, lat, day, day, the kind's condition):
+# every filing looks its area up, and compiling a SQLAlchemy statement cost more than running it.
+_PG_AREA_FOR = (
+    "SELECT area.id FROM area"
+    f" WHERE ST_Covers(area.geometry, ST_SetSRID(ST_MakePoint({{}}, {{}}), {SRID}))"
+    " AND (area.valid_from IS NULL OR area.valid_from <= {})"
+    " AND (area.valid_to IS NULL OR area.valid_to > {}){}"
+    " ORDER BY ST_Area(area.geometry), area.id LIMIT 1"
+)
+
+
 async def area_for(
     lon: float, lat: float, on: dt.date | None = None, *, kind: str | None = None
 ) -> int | None:
@@ -267,18 +278,12 @@ async def area_for(
         return None
     day = on or today()
     if spatial.is_postgres():
-        area = spatial.AREA
-        statement = (
-            sa.select(area.c.id)
-            .where(sa.func.ST_Covers(area.c.geometry, spatial.pg_point(lon, lat)))
-            .where(sa.or_(area.c.valid_from.is_(None), area.c.valid_from <= day))
-            .where(sa.or_(area.c.valid_to.is_(None), area.c.valid_to > day))
-            .order_by(sa.func.ST_Area(area.c.geometry), area.c.id)
-            .limit(1)
-        )
-        if kind is not None:
-            statement = statement.where(area.c.kind == kind)
-        rows = await spatial.run_query(spatial.pg_querystring(statement))
+        if kind is None:
+            query = QueryString(_PG_AREA_FOR, float(lon), float(lat), day, day, QueryString(""))
+        else:
+            of_kind = QueryString(" AND area.kind = {}", kind)
+            query = QueryString(_PG_AREA_FOR, float(lon), float(lat), day, day, of_kind)
+        rows = await spatial.run_query(query)
         return rows[0]["id"] if rows else None
 
     # SQLite: the bounding-box columns pick the candidates, shapely decides.

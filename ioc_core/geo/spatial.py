@@ -189,7 +189,7 @@ def _check_point(lon: float, lat: float) -> None:
         raise ValueError(f"longitude must be within ±180 and latitude within ±90: {lon}, {lat}")
 
 
-def _check_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> None:
+def check_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> None:
     _check_point(min_lon, min_lat)
     _check_point(max_lon, max_lat)
     if min_lon > max_lon or min_lat > max_lat:
@@ -203,6 +203,29 @@ def _check_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) 
 Point = tuple[int, float, float]  # id, lon, lat
 
 
+def _sqlite_box(
+    min_lon: float,
+    min_lat: float,
+    max_lon: float,
+    max_lat: float,
+    where: Filter,
+    exact: bool,
+) -> tuple[str, list[Any]]:
+    """FROM and WHERE of the incidents in a box, as a QueryString template and its values."""
+    template = (
+        "FROM incident_rtree r JOIN incident i ON i.id = r.id "
+        "WHERE r.max_lon >= {} AND r.min_lon <= {} AND r.max_lat >= {} AND r.min_lat <= {}"
+    )
+    args: list[Any] = [min_lon, max_lon, min_lat, max_lat]
+    if exact:
+        template += " AND i.lon BETWEEN {} AND {} AND i.lat BETWEEN {} AND {}"
+        args += [min_lon, max_lon, min_lat, max_lat]
+    if where is not None:
+        template += " AND i.id IN ({})"
+        args.append(_filter(where))
+    return template, args
+
+
 def sqlite_points_query(
     min_lon: float,
     min_lat: float,
@@ -214,19 +237,17 @@ def sqlite_points_query(
 ) -> QueryString:
     """Incidents whose R*Tree box overlaps the query box, by id. The R*Tree keeps 32-bit floats
     rounded outwards, so this is a superset; `exact` adds the test on the 64-bit columns."""
-    template = (
-        "SELECT i.id AS id, i.lon AS lon, i.lat AS lat "
-        "FROM incident_rtree r JOIN incident i ON i.id = r.id "
-        "WHERE r.max_lon >= {} AND r.min_lon <= {} AND r.max_lat >= {} AND r.min_lat <= {}"
+    template, args = _sqlite_box(min_lon, min_lat, max_lon, max_lat, where, exact)
+    return QueryString(
+        f"SELECT i.id AS id, i.lon AS lon, i.lat AS lat {template} ORDER BY i.id", *args
     )
-    args: list[Any] = [min_lon, max_lon, min_lat, max_lat]
-    if exact:
-        template += " AND i.lon BETWEEN {} AND {} AND i.lat BETWEEN {} AND {}"
-        args += [min_lon, max_lon, min_lat, max_lat]
-    if where is not None:
-        template += " AND i.id IN ({})"
-        args.append(_filter(where))
-    return QueryString(template + " ORDER BY i.id", *args)
+
+
+def sqlite_floor(expression: str) -> str:
+    """SQL for floor() of a real as an integer; SQLite may be built without floor(). A cast
+    truncates toward zero: one less for a negative value that had a fraction."""
+    x = f"({expression})"
+    return f"(CAST({x} AS INTEGER) - ({x} < CAST({x} AS INTEGER)))"
 
 
 async def _sqlite_points(
@@ -295,13 +316,16 @@ async def in_bbox(
 ) -> list[int]:
     """Ids of incidents in the box (edges included), newest first (highest id): when a map asks
     for at most `limit` markers, the recent ones are those worth showing."""
-    _check_bbox(min_lon, min_lat, max_lon, max_lat)
+    check_bbox(min_lon, min_lat, max_lon, max_lat)
     if limit is not None and limit < 0:
         raise ValueError(f"limit is not negative: {limit}")
     if not is_postgres():
-        points = await _sqlite_points(min_lon, min_lat, max_lon, max_lat, where=where, exact=True)
-        ids = sorted((i for i, _, _ in points), reverse=True)
-        return ids if limit is None else ids[:limit]
+        template, args = _sqlite_box(min_lon, min_lat, max_lon, max_lat, where, exact=True)
+        template = f"SELECT i.id AS id {template} ORDER BY i.id DESC"
+        if limit is not None:
+            template += " LIMIT {}"
+            args.append(int(limit))
+        return [row["id"] for row in await run_query(QueryString(template, *args))]
     x, y = sa.func.ST_X(INCIDENT.c.location), sa.func.ST_Y(INCIDENT.c.location)
     statement = (
         sa.select(INCIDENT.c.id)
@@ -383,11 +407,12 @@ async def clustered_counts(
 
     The cell of a point is (floor(lon / size), floor(lat / size)) on both backends: the same
     IEEE-754 division, so both put every point in the same cell."""
-    _check_bbox(min_lon, min_lat, max_lon, max_lat)
+    check_bbox(min_lon, min_lat, max_lon, max_lat)
     size = cell_size(zoom)
     if not is_postgres():
-        points = await _sqlite_points(min_lon, min_lat, max_lon, max_lat, where=where, exact=True)
-        return _clusters(points, size)
+        return _rounded(
+            await run_query(_sqlite_clusters_query(min_lon, min_lat, max_lon, max_lat, size, where))
+        )
     x, y = sa.func.ST_X(INCIDENT.c.location), sa.func.ST_Y(INCIDENT.c.location)
     gx, gy = sa.func.floor(x / size).label("gx"), sa.func.floor(y / size).label("gy")
     statement = (
@@ -404,31 +429,36 @@ async def clustered_counts(
     )
     if where is not None:
         statement = statement.where(_pg_filter(where))
-    rows = await run_query(pg_querystring(statement))
+    return _rounded(await run_query(pg_querystring(statement)))
+
+
+def _sqlite_clusters_query(
+    min_lon: float,
+    min_lat: float,
+    max_lon: float,
+    max_lat: float,
+    size: float,
+    where: Filter,
+) -> QueryString:
+    # Grouped in SQL: the points never reach Python. `size` is written out with repr(), which
+    # gives back the very same double, so SQLite divides exactly as PostgreSQL and Python do.
+    template, args = _sqlite_box(min_lon, min_lat, max_lon, max_lat, where, exact=True)
+    gx, gy = sqlite_floor(f"i.lon / {size!r}"), sqlite_floor(f"i.lat / {size!r}")
+    return QueryString(
+        f"SELECT {gx} AS gx, {gy} AS gy, COUNT(*) AS count, AVG(i.lon) AS lon,"
+        f" AVG(i.lat) AS lat {template} GROUP BY gx, gy ORDER BY gx, gy",
+        *args,
+    )
+
+
+def _rounded(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "lon": round(row["lon"], MEAN_DECIMALS),
             "lat": round(row["lat"], MEAN_DECIMALS),
-            "count": row["count"],
+            "count": int(row["count"]),
         }
         for row in rows
-    ]
-
-
-def _clusters(points: Sequence[Point], size: float) -> list[dict[str, Any]]:
-    cells: dict[tuple[int, int], list[float]] = {}
-    for _, lon, lat in points:
-        cell = cells.setdefault((math.floor(lon / size), math.floor(lat / size)), [0, 0.0, 0.0])
-        cell[0] += 1
-        cell[1] += lon
-        cell[2] += lat
-    return [
-        {
-            "lon": round(sum_lon / count, MEAN_DECIMALS),
-            "lat": round(sum_lat / count, MEAN_DECIMALS),
-            "count": int(count),
-        }
-        for _, (count, sum_lon, sum_lat) in sorted(cells.items())
     ]
 
 

@@ -10,6 +10,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.response import Response
 
+from ioc_core.geo import cells as cell_counts
 from ioc_core.geo import spatial
 from ioc_core.geo.areas import areas_geojson
 from ioc_core.i18n import gettext, local_time
@@ -18,7 +19,7 @@ from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.visibility import visible_to
 from ioc_core.incidents.workflow import STATUSES, is_overdue, status_label
 from ioc_core.web.forms import acting
-from ioc_core.web.ids import row_id
+from ioc_core.web.ids import chosen_id
 from ioc_core.web.openapi import refusals
 from ioc_core.web.pages import page
 
@@ -64,7 +65,7 @@ async def _where(request: Request[Any, Any, Any]) -> Any:
     status = [s for s in params.getall("status", []) if s in STATUSES]
     filters: list[Any] = [Incident.status.is_in(status)] if status else []
     for key in ("category", "area", "department"):
-        value = row_id(params.get(key))
+        value = chosen_id(params.get(key))
         if value is not None:
             filters.append(getattr(Incident, key) == value)
     for extra in filters:
@@ -84,13 +85,19 @@ async def incidents_geojson(
     zoom: Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_ZOOM})] = 18,
 ) -> dict[str, Any]:
     """Incidents the caller may see inside `bbox` (min_lon,min_lat,max_lon,max_lat). Below zoom
-    15 the features are grid cells with a `count`; from 15 on, incidents (newest 2 000)."""
+    15 the features are grid cells with a `count` (unfiltered, of every incident in each cell
+    the box touches); from 15 on, incidents (newest 2 000)."""
     box = _bbox(bbox)
     if not 0 <= zoom <= MAX_ZOOM:
         raise ValidationException(gettext("zoom must be between 0 and 22"))
     where = await _where(request)
     if zoom < CLUSTER_BELOW_ZOOM:
-        cells = await spatial.clustered_counts(*box, zoom, where=where)
+        # Unfiltered, the counts kept per cell answer at once; a filter has to count points.
+        cells = await (
+            cell_counts.view_counts(*box, zoom)
+            if where is None
+            else spatial.clustered_counts(*box, zoom, where=where)
+        )
         features = [
             {
                 "type": "Feature",

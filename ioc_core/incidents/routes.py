@@ -26,7 +26,7 @@ from ioc_core.incidents.workflow import (
     status_label,
 )
 from ioc_core.web.forms import acting, errors_of, form_of, refusal
-from ioc_core.web.ids import row_id
+from ioc_core.web.ids import chosen_id, row_id
 from ioc_core.web.pages import page
 from ioc_core.web.tables import Column, Filter, table_view
 
@@ -190,7 +190,7 @@ async def incident_assign(
 ) -> Response[Any]:
     values, _ = await form_of(request)
     actor = acting(request).actor
-    department, assignee = row_id(values.get("department")), row_id(values.get("assignee"))
+    department, assignee = chosen_id(values.get("department")), chosen_id(values.get("assignee"))
     return await act(
         request,
         incident_id,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from piccolo.engine import engine_finder
+from piccolo.engine.sqlite import SQLiteEngine
 from shapely.geometry import Point
 
 from ioc_core.auth.errors import FormError
@@ -100,8 +101,15 @@ async def create_incident(
 
     area = await area_for(data.lon, data.lat) if data.lon is not None else None
     now = _now()
+    # On PostgreSQL numbered in a statement of its own: a counter row locked until the commit
+    # would make every filing wait for the one before it to commit. A filing that fails after
+    # this leaves a gap in the numbers, never a shared number. SQLite's write transaction holds
+    # the database's one write lock from its start anyway: numbering inside it saves a commit.
+    on_sqlite = isinstance(engine_finder(), SQLiteEngine)
+    code = "" if on_sqlite else await _next_code(now.year)
     async with write_transaction():
         incident = Incident(
+            code=code or await _next_code(now.year),
             source=data.source,
             category=category["id"] if category else None,
             title=title,
@@ -118,9 +126,6 @@ async def create_incident(
             updated_at=now,
         )
         routed = await routing.route(incident, now)
-        # The year's counter row stays locked until the commit, and every filing waits for it:
-        # taken after the routing's reads, it is held only for the writes.
-        incident.code = await _next_code(now.year)
         await incident.save()
         await timeline_event(
             incident.id, actor, "created", None, public_fields(incident), public=True
@@ -137,8 +142,8 @@ async def create_incident(
 
 
 async def _next_code(year: int) -> str:
-    """`PT-2026-000123`: short, readable, unique; a counter row per year, in the caller's
-    transaction, so two incidents never share a number."""
+    """`PT-2026-000123`: short, readable, unique; a counter row per year, counted on in one
+    statement (in the caller's transaction, if any), so two incidents never share a number."""
     count_on = (
         TicketCounter.update({TicketCounter.last: TicketCounter.last + 1})
         .where(TicketCounter.year == year)

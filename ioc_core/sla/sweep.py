@@ -8,12 +8,15 @@ exactly once per due time. A new due time (re-routing, a leader's approval) re-a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ioc_core.auth.errors import FormError
+from ioc_core.geo.spatial import is_postgres
 from ioc_core.incidents import service
 from ioc_core.incidents.tables import Incident
 from ioc_core.incidents.workflow import OPEN_STATUSES
@@ -22,6 +25,7 @@ from ioc_core.tasks.periodic import chain, claim_period
 from ioc_core.tasks.task import task
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACTOR = "system:sla"
 # How often the cluster sweeps; a due time is acted on within this much of passing.
@@ -30,6 +34,12 @@ SWEEP_EVERY_S = 60.0
 SWEEPER = "sla.sweep"
 # The clock stops while waiting on the citizen: those are neither warned nor escalated.
 RUNNING = tuple(s for s in OPEN_STATUSES if s != "waiting")
+# Every sla_state but "breached", listed: an IN lets the index (status, sla_state, sla_due_at)
+# seek straight to the due ones, where `!= "breached"` would scan the whole overdue backlog.
+NOT_BREACHED = ("", "warned")
+# Changes made side by side on PostgreSQL: within the connection pool (asyncpg's default 10),
+# leaving room for the dispatch after each commit and for other work of the process.
+CONCURRENT_CHANGES = 4
 
 
 @dataclass(frozen=True)
@@ -44,27 +54,40 @@ async def sweep(now: dt.datetime | None = None) -> SweepResult:
     now = now or dt.datetime.now(dt.UTC)
     due = await Incident.select(Incident.id).where(
         Incident.status.is_in(list(RUNNING)),
-        Incident.sla_state != "breached",
+        Incident.sla_state.is_in(list(NOT_BREACHED)),
         Incident.sla_due_at <= now,
     )
-    escalated = breached = 0
-    for row in due:
-        outcome = await _breach(row["id"], now)
-        escalated += outcome == "escalated"
-        breached += outcome == "breached"
+    outcomes = await _each([row["id"] for row in due], lambda i: _breach(i, now))
+    escalated = outcomes.count("escalated")
+    breached = outcomes.count("breached")
     near = await Incident.select(Incident.id).where(
         Incident.status.is_in(list(RUNNING)),
         Incident.sla_state == "",
         Incident.sla_warn_at <= now,
         Incident.sla_due_at > now,
     )
-    warned = 0
-    for row in near:
-        warned += await _warn(row["id"], now)
+    warned = sum(await _each([row["id"] for row in near], lambda i: _warn(i, now)))
     result = SweepResult(warned=warned, escalated=escalated, breached=breached)
     if due or near:
         log.info("sla sweep: %s", result)
     return result
+
+
+async def _each(ids: list[int], act: Callable[[int], Awaitable[T]]) -> list[T]:
+    """`act` on each incident: side by side on PostgreSQL, where each change locks only its own
+    row (a sweep of 60 due incidents on 1 M took 1.25 s one by one), one by one on SQLite,
+    which has a single writer. The first error cancels the rest, as it would stop a loop."""
+    if not is_postgres():
+        return [await act(i) for i in ids]
+    gate = asyncio.Semaphore(CONCURRENT_CHANGES)
+
+    async def one(incident_id: int) -> T:
+        async with gate:
+            return await act(incident_id)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(i)) for i in ids]
+    return [t.result() for t in tasks]
 
 
 def _overdue(incident: Incident, now: dt.datetime) -> bool:

@@ -11,11 +11,12 @@ Each run claims the period under `exclusive_transaction`: it goes on only if the
 by any chain, is at least half a period old. Of two chains, the one running less than half a
 period after the other ends, so they converge to one; the last claimer is always alive, because
 its next message was sent inside the claiming transaction (a failed send rolls the claim back and
-the message is retried, so a broker outage cannot end the only chain).
+the message is retried).
 
-A chain lives in the broker, though, and a broker that keeps nothing on disk (Redis as deployed
-here) loses it on a restart. `chain` marks the task, so that every worker's watchdog
-(`ioc_core.tasks.watchdog`) sends it again once the job is overdue.
+A chain lives only in the broker, though: a broker that keeps nothing on disk (Redis as deployed
+here) loses it on a restart, and a retry that cannot be sent to a broker that is down is lost
+too. `chain` marks the task, so that every worker's watchdog (`ioc_core.tasks.watchdog`) sends it
+again once the job is overdue.
 """
 
 from __future__ import annotations

@@ -69,7 +69,11 @@ class PrincipalMiddleware(ASGIMiddleware):
             i18n.current_language.reset(reset)
 
 
-def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    # Async though it awaits nothing: Litestar runs a sync guard in a worker thread, a thread
+    # hop on every request.
     opt = handler.opt
     allow_answer = "permission" not in opt and getattr(handler, "http_methods", None) == {"OPTIONS"}
     if "plugin" not in opt or opt.get("public") or allow_answer:
@@ -147,7 +151,7 @@ def unreadable_form() -> Refusal:
     )
 
 
-# Litestar's own English answers to a body it could not read, and who tells them better.
+# Litestar's own English refusals of a request before any handler runs, told better.
 STOCK_BODY_ERRORS: dict[tuple[int, str], Callable[[Request[Any, Any, Any]], Refusal]] = {
     (413, "Request Entity Too Large"): too_large,
     (400, "Invalid multipart/form-data"): lambda _: unreadable_form(),

@@ -26,8 +26,18 @@ def row_id(text: str | None) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
-def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard: an integer path parameter beyond any id is not found, like any missing row."""
+def chosen_id(text: str | None) -> int | None:
+    """The id a select box sent: None when nothing was chosen, and 0, which names no row, when
+    what was sent is not an id, so that the check for the row refuses it like a stale one."""
+    if not (text or "").strip():
+        return None
+    found = row_id(text)
+    return 0 if found is None else found
+
+
+async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard: an integer path parameter beyond any id is not found, like any missing row.
+    Async though it awaits nothing: Litestar runs a sync guard in a worker thread."""
     for value in connection.path_params.values():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise NotFoundException()

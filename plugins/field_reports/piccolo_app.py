@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from field_reports.tables import IntakeAttempt, Report, Service, ServiceField, ServiceGroup
 from piccolo.conf.apps import AppConfig
+
+from field_reports.tables import IntakeAttempt, Report, Service, ServiceField, ServiceGroup
 
 APP_CONFIG = AppConfig(
     app_name="field_reports",

@@ -27,21 +27,16 @@ from tests.processes import IOC, answering, free_port
 
 T = TypeVar("T")
 
-FAULT_MARKS = [
-    pytest.mark.backend,
-    pytest.mark.skipif(
-        not os.environ.get("IOC_TEST_DATABASE_URL"),
-        reason="fault injection runs in the PostgreSQL+Redis pass",
-    ),
-]
+# Fault injection belongs to the PostgreSQL + Redis pass (see tests/conftest.py).
+FAULT_MARKS = [pytest.mark.postgresql]
 V2 = "/open311/v2"
 SUBMIT = "field_reports.submit"
 # Seconds without a heartbeat after which a worker counts as dead: short, so a killed worker's
 # messages come back within the test's patience.
 HEARTBEAT_TIMEOUT_S = 3
-SUCCESS = (200, 201)
+CREATED = 201
 # A process that has not stopped this long after SIGTERM is killed.
-STOP_TIMEOUT_S = 5  # 201 once the Open311 POST answers Created
+STOP_TIMEOUT_S = 5
 
 
 @dataclass

@@ -15,7 +15,20 @@ import redis
 
 from tests.processes import free_port
 
-PG_BIN = Path(os.environ.get("IOC_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """IOC_TEST_PG_BIN, else Debian's PostgreSQL 15 (the one with PostGIS here), else the
+    newest installed."""
+    if os.environ.get("IOC_TEST_PG_BIN"):
+        return Path(os.environ["IOC_TEST_PG_BIN"])
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if preferred.exists():
+        return preferred
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else preferred
+
+
+PG_BIN = _pg_bin()
 # PostgreSQL refuses to run as root; as root (in CI, say) it runs as this user.
 PG_OS_USER = "postgres"
 START_TIMEOUT_S = 30

@@ -1,11 +1,15 @@
 """Schemathesis against the app's OpenAPI: every operation, as three callers, never a 5xx and
 never an answer outside what the schema declares.
 
-The callers: nobody, an API key holding every permission (Authorization: Bearer) and a signed-in
-administrator with a valid CSRF token, so state-changing routes get past CSRF and run their
-handlers. The machine API the app publishes in its schema is held to all of its declarations
-(status codes, media types, bodies); the staff pages and the portal, documented for the fuzz
-only (see fuzz_app.py), answer HTML and are held to "no server error" and their declared body.
+The callers: nobody (a citizen), an API key holding every permission (Authorization: Bearer)
+and a signed-in administrator, each with a valid CSRF token, so that state-changing routes get
+past CSRF and run their handlers. Before the fuzz, a crawl of the pages as the administrator
+finds what Litestar cannot see in the handlers: the fields of each form, the query names of
+links, and the path values of real objects, which part of the cases then aim at.
+
+The machine API the app publishes in its schema is held to all of its declarations (status
+codes, media types, bodies); the staff pages and the portal, documented for the fuzz only (see
+fuzz_app.py), answer HTML and are held to "no server error" and their declared body.
 A case that does something to the callers themselves (revokes the key, ends the session) is
 undone after it, so that every case after it runs as the caller it names.
 """
@@ -23,7 +27,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
-from litestar import Litestar
+from litestar import Litestar, get
+from litestar.params import FromPath
 from litestar.testing import TestClient
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -35,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ioc_core.plugins import lifecycle
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings
 from ioc_core.web.app import create_app
@@ -56,7 +62,7 @@ from tests.security.fuzz_app import (
 MINIMUM_CASES = 1000
 # Examples per operation and caller: with three callers, enough for MINIMUM_CASES over the
 # operations that take parameters (one without any has few distinct cases to give).
-EXAMPLES = 7
+EXAMPLES = 5
 # No stray schemathesis.toml applies; the reproductions show the test data as sent.
 CONFIG = SchemathesisConfig.from_dict({"output": {"sanitization": {"enabled": False}}})
 # Real objects per operation that cases are aimed at.
@@ -156,8 +162,6 @@ class Fuzz:
 
 
 def _platform(settings: Settings) -> tuple[Runtime, Seeded]:
-    from ioc_core.plugins import lifecycle
-
     runtime = build_runtime(settings, park_delay_ms=200)
     run(lifecycle.migrate_enabled(runtime.registry))
     return runtime, run(seed(runtime))
@@ -235,14 +239,14 @@ def test_every_operation_answers_within_its_schema(settings: Settings) -> None:
             raw = client.get("/schema/openapi.json").json()
             callers, session = _callers(client, runtime, seeded)
             starts = ["/", "/report", "/reports/map", *seeded.tracking_links()]
+            crawled = time.monotonic()
             found = crawl(client, session.cookies, raw, starts)
+            crawled = time.monotonic() - crawled
             found.values.update(seeded.open311_names())
             describe_forms(raw, found)
             schema = schemathesis.openapi.from_dict(raw, config=CONFIG)
             fuzz = Fuzz(client, runtime, seeded, callers, session, {})
-            operations = []
-            for result in schema.get_all_operations():
-                operations.append(result.ok())
+            operations = [result.ok() for result in schema.get_all_operations()]
             exercised = set()
             for operation in operations:
                 if operation.label in EXCLUDED:
@@ -255,7 +259,10 @@ def test_every_operation_answers_within_its_schema(settings: Settings) -> None:
     finally:
         runtime.broker.close()
     elapsed = time.monotonic() - started
-    print(f"\nAPI fuzz: {fuzz.cases} cases over {len(exercised)} operations in {elapsed:.1f} s")
+    print(
+        f"\nAPI fuzz: {fuzz.cases} cases over {len(exercised)} operations in {elapsed:.1f} s"
+        f" (the crawl of the pages {crawled:.1f} s)"
+    )
     print(", ".join(f"{c} {s}: {n}" for (c, s), n in sorted(fuzz.statuses.items())))
     assert len(exercised) == len(operations) - len(EXCLUDED)
     assert published <= {op.label for op in operations}, "the published API is fuzzed"
@@ -263,3 +270,31 @@ def test_every_operation_answers_within_its_schema(settings: Settings) -> None:
     if fuzz.findings:
         report = "\n".join(str(f) for f in fuzz.findings.values())
         raise AssertionError(f"{len(fuzz.findings)} findings in {fuzz.cases} cases:\n{report}")
+
+
+@get("/probe/{n:int}", sync_to_thread=False)
+def probe(n: FromPath[int]) -> dict[str, int]:
+    if n > 1000:
+        raise RuntimeError("a handler that breaks on a large number")
+    return {"n": n}
+
+
+@get("/liar", sync_to_thread=False)
+def liar() -> dict[str, int]:
+    return {"n": "not a number"}  # type: ignore[dict-item]
+
+
+def test_the_fuzz_reports_server_errors_and_answers_outside_the_schema() -> None:
+    """The harness itself: a 500 and a body its schema does not allow are both findings."""
+    app = Litestar([probe, liar])
+    with TestClient(app) as client:
+        schema = schemathesis.openapi.from_dict(
+            client.get("/schema/openapi.json").json(), config=CONFIG
+        )
+        fuzz = Fuzz(client, None, None, [], Caller("session"), {})  # type: ignore[arg-type]
+        for operation in (result.ok() for result in schema.get_all_operations()):
+            _run(fuzz, _strategy(operation, []), Caller("anonymous"), API_CHECKS)
+    found = {(f.operation, f.status) for f in fuzz.findings.values()}
+    assert ("GET /probe/{n}", 500) in found
+    assert ("GET /liar", 200) in found
+    assert all("curl" in f.reproduce for f in fuzz.findings.values())

@@ -7,7 +7,7 @@ composite indexes, not INCLUDE, so one statement serves SQLite (which reads a co
 alone too) and PostgreSQL. `incident_closed_cover` starts with `closed_at`, so it replaces
 `incident_closed_at`.
 
-- `incident_open_cover` (status, sla_due_at, sla_state, sla_warn_at, area, category,
+- `incident_open_cover` (status, sla_state, sla_due_at, sla_warn_at, area, category,
   department): the KPIs' open and overdue counts, and the sweep's two selects (running
   statuses, due or warn time passed, not yet breached or warned).
 - `incident_closed_cover` (closed_at, status, created_at, sla_due_at, area, category,
@@ -23,7 +23,7 @@ DESCRIPTION = "Covering indexes for the KPIs and the SLA sweep"
 
 FORWARDS = (
     "CREATE INDEX IF NOT EXISTS incident_open_cover ON incident "
-    "(status, sla_due_at, sla_state, sla_warn_at, area, category, department)",
+    "(status, sla_state, sla_due_at, sla_warn_at, area, category, department)",
     "CREATE INDEX IF NOT EXISTS incident_closed_cover ON incident "
     "(closed_at, status, created_at, sla_due_at, area, category, department)",
     "DROP INDEX IF EXISTS incident_closed_at",
