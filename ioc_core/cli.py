@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import dramatiq
+from dramatiq.middleware import AsyncIO
 
 from ioc_core import __version__, i18n
 from ioc_core.clitools import USAGE_ERROR, cli_actor, print_table, run_async, runtime_of
@@ -17,6 +18,7 @@ from ioc_core.plugins import lifecycle
 from ioc_core.plugins.state import stored_states
 from ioc_core.runtime import Runtime, build_runtime
 from ioc_core.settings import Settings, SettingsError
+from ioc_core.tasks.pool import DatabasePool
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,6 +103,8 @@ def worker(ctx: click.Context, threads: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     queues = sorted(runtime.broker.get_declared_queues())
+    # All of this process's database work runs on the workers' event loop: one pool there.
+    runtime.broker.add_middleware(DatabasePool(), after=AsyncIO)
     running = dramatiq.Worker(runtime.broker, worker_threads=threads)
     running.start()
     click.echo(f"worker running {threads} threads on {len(queues)} queues: {', '.join(queues)}")

@@ -39,7 +39,7 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geography, Geometry
-from piccolo.columns.combination import Combinable
+from piccolo.columns.combination import And, Combinable, Or, Where
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.querystring import QueryString
@@ -121,12 +121,32 @@ def _geog(expression: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 
 def _pg_filter(where: Filter) -> sa.ColumnElement[bool]:
-    """`incident.id IN (<the Piccolo filter's SELECT>)`; the QueryString travels as a bound
-    value and Piccolo splices it, with its own parameters, into the template."""
-    subquery = _filter(where)
-    return sa.text("incident.id IN (:ioc_filter)").bindparams(
-        sa.bindparam("ioc_filter", value=subquery, type_=sa.types.NullType(), unique=True)
+    """The Piccolo filter as a condition on `incident`: inline when it reads only incident's
+    own columns, else `incident.id IN (<the filter's SELECT>)`, which brings its joins. The
+    QueryString travels as a bound value and Piccolo splices it, with its own parameters, into
+    the template. Inline matters on PostGIS: beside `&&` the planner misjudged the semi-join
+    and probed the primary key once per incident (on 1 M: 1.1 s for a city view of the open
+    ones, 6x the same filter written inline)."""
+    if _on_incident_only(where):
+        assert where is not None
+        condition = where.querystring
+        template = "(:ioc_filter)"
+    else:
+        condition = _filter(where)
+        template = "incident.id IN (:ioc_filter)"
+    return sa.text(template).bindparams(
+        sa.bindparam("ioc_filter", value=condition, type_=sa.types.NullType(), unique=True)
     )
+
+
+def _on_incident_only(where: Filter) -> bool:
+    """Whether the filter reads only columns of `incident` itself (no join, no raw SQL)."""
+    if isinstance(where, (And, Or)):
+        return _on_incident_only(where.first) and _on_incident_only(where.second)
+    if isinstance(where, Where):
+        meta = where.column._meta
+        return meta.table is Incident and not meta.call_chain
+    return False
 
 
 # --- Shared ------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from field_reports import intake
 from field_reports import open311_openapi as openapi
 from field_reports.intake import Limits, Submission, TooManyReports
 from field_reports.open311_format import answer, errors, parse_w3c, split_format, w3c
+from field_reports.public_timeline import told
 from field_reports.tables import Report, Service, ServiceField
 from ioc_core import i18n
 from ioc_core.auth.errors import FormError
@@ -44,7 +45,7 @@ from ioc_core.auth.principals import api_key_principal
 from ioc_core.db.tables import AuditEvent
 from ioc_core.i18n import gettext
 from ioc_core.incidents.tables import Attachment, IncidentEvent
-from ioc_core.incidents.workflow import OPEN_STATUSES, status_label
+from ioc_core.incidents.workflow import OPEN_STATUSES
 from ioc_core.web.access import error_page, not_signed_in
 from ioc_core.web.forms import read_form
 
@@ -348,33 +349,19 @@ async def _request_rows(site: str, *where: Where | Any) -> list[dict[str, Any]]:
         .order_by(Attachment.id, ascending=False)
     ):
         photos[photo["incident"]] = photo["id"]  # the first photo is written last
-    notes: dict[int, str] = {}
-    for event in await (
-        IncidentEvent.select(IncidentEvent.incident, IncidentEvent.note)
-        .where(
-            IncidentEvent.incident.is_in(ids),
-            IncidentEvent.kind == "status",
-            IncidentEvent.public.eq(True),
-        )
-        .order_by(IncidentEvent.at)
-        .order_by(IncidentEvent.id)
-    ):
-        notes[event["incident"]] = event["note"]  # the latest change's note is written last
-    return [
-        _request(r, photos.get(r["incident_id"]), notes.get(r["incident_id"]), site) for r in rows
-    ]
+    return [_request(r, photos.get(r["incident_id"]), site) for r in rows]
 
 
-def _request(
-    row: Mapping[str, Any], photo: int | None, note: str | None, site: str
-) -> dict[str, Any]:
+def _request(row: Mapping[str, Any], photo: int | None, site: str) -> dict[str, Any]:
     closed = row["status"] not in OPEN_STATUSES
     # A photo sent to the portal first; else the address the app sent with its report.
     media = f"{site}/report-photos/{photo}" if photo else row["media_url"]
     return {
         "service_request_id": row["code"],
         "status": "closed" if closed else "open",
-        "status_notes": note or None,
+        # What the city published about the current state: its public note (staff's notes on
+        # status changes are working notes, and the citizen's words are the citizen's).
+        "status_notes": row["public_note"] or None,
         "service_name": _name(row["service_vi"], row["service_en"]) or None,
         "service_code": row["service_code"] or "",
         "description": row["description"][:MAX_DESCRIPTION] or None,
@@ -446,17 +433,9 @@ async def _token(token: str, fmt: str) -> Response[bytes]:
 
 
 def _update_text(event: Mapping[str, Any]) -> str | None:
-    """What a public timeline event tells the citizen: its note, or what it changed."""
-    if event["note"].strip():
-        return str(event["note"]).strip()
-    after = event["after"] if isinstance(event["after"], dict) else {}
-    if event["kind"] == "created":
-        return gettext("Report received.")
-    if event["kind"] == "status" and after.get("status"):
-        return gettext("Status: %(status)s.") % {"status": status_label(after["status"])}
-    if event["kind"] == "public_note":
-        return str(after.get("public_note") or "") or None
-    return None
+    """An update's description: the city's words, else what happened."""
+    said = told(event)
+    return (said.detail or said.text) if said is not None else None
 
 
 async def _updates(request: Request[Any, Any, Any], fmt: str) -> Response[bytes]:
@@ -469,6 +448,7 @@ async def _updates(request: Request[Any, Any, Any], fmt: str) -> Response[bytes]
             IncidentEvent.incident.code.as_alias("code"),
             IncidentEvent.at,
             IncidentEvent.kind,
+            IncidentEvent.actor,
             IncidentEvent.after,
             IncidentEvent.note,
         )

@@ -27,6 +27,7 @@ from litestar.static_files import create_static_files_router
 
 from field_reports import citizen, intake, photos
 from field_reports.intake import Limits, Submission, TooManyReports
+from field_reports.public_timeline import told
 from field_reports.tables import Report, Service
 from ioc_core import i18n
 from ioc_core.auth.errors import FormError
@@ -359,9 +360,7 @@ async def _track_page(
 
 
 async def _public_timeline(incident_id: int) -> list[dict[str, str]]:
-    """What the public may read of the timeline: events marked public, told in the visitor's
-    words. Never who did it (a citizen's or an officer's name), never the citizen's own
-    text (a reopen reason, a rating comment), only what the city chose to show."""
+    """The public events of the timeline, as `public_timeline.told` tells them."""
     events = (
         await IncidentEvent.select()
         .where(IncidentEvent.incident == incident_id, IncidentEvent.public.eq(True))
@@ -369,28 +368,14 @@ async def _public_timeline(incident_id: int) -> list[dict[str, str]]:
         .order_by(IncidentEvent.id)
         .output(load_json=True)
     )
-    told = []
+    timeline = []
     for event in events:
-        after = event["after"] if isinstance(event["after"], dict) else {}
-        kind, text, detail = event["kind"], "", ""
-        if kind == "created":
-            text = gettext("Report received")
-        elif kind == "status" and after.get("status"):
-            text = gettext("Status: %(status)s") % {"status": status_label(after["status"])}
-        elif kind == "commented":
-            text, detail = gettext("The city wrote"), event["note"]
-        elif kind == "public_note":
-            text, detail = gettext("Note from the city"), after.get("public_note") or ""
-            if after.get("expected_at"):
-                expected = dt.datetime.fromisoformat(after["expected_at"])
-                detail += " · " + gettext("expected %(day)s") % {
-                    "day": local_time(expected, "%d/%m/%Y")
-                }
-        elif kind == "rated" and after.get("rating"):
-            text = gettext("Rated %(n)s of 5 stars") % {"n": after["rating"]}
-        if text:
-            told.append({"at": local_time(event["at"]), "text": text, "detail": detail})
-    return told
+        said = told(event)
+        if said is not None:
+            timeline.append(
+                {"at": local_time(event["at"]), "text": said.text, "detail": said.detail}
+            )
+    return timeline
 
 
 @get("/track/{code:str}", opt=PUBLIC, include_in_schema=False)
