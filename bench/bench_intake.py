@@ -13,10 +13,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -165,7 +167,7 @@ SERVICES_SQL = (
 )
 
 
-async def _query(ctx: Context, sql: str) -> list[tuple[object, ...]]:
+async def _query(ctx: Context, sql: str) -> list[tuple[Any, ...]]:
     if ctx.backend == "sqlite":
         conn = sqlite3.connect(ctx.database_url.removeprefix("sqlite:///"), timeout=30)
         try:
@@ -182,7 +184,7 @@ async def _query(ctx: Context, sql: str) -> list[tuple[object, ...]]:
 
 
 async def count(ctx: Context, table: str) -> int:
-    return int((await _query(ctx, f'SELECT count(*) FROM "{table}"'))[0][0])  # type: ignore[call-overload]
+    return int((await _query(ctx, f'SELECT count(*) FROM "{table}"'))[0][0])
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,14 @@ class Side:
 async def _measured(
     ctx: Context, base: str, bodies: Path, table: str, seconds: float
 ) -> tuple[Load, int]:
-    """A short warm-up, then the timed load; (the timed load, rows stored by both)."""
+    """A short warm-up, then the timed load: the timed load (with the warm-up's errors too),
+    and the rows stored beyond one per warm-up success."""
     before = await count(ctx, table)
     warm = load(f"{base}{PATH}", bodies, min(1.0, seconds / 4))
     timed = load(f"{base}{PATH}", bodies, seconds)
     stored = await count(ctx, table) - before
-    return timed, stored - warm.ok
+    errors = Counter(warm.errors) + Counter(timed.errors)
+    return replace(timed, errors=dict(errors)), stored - warm.ok
 
 
 async def full_stack(ctx: Context, env: dict[str, str], bodies: Path, seconds: float) -> Side:

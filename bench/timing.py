@@ -35,12 +35,18 @@ async def timed(call: Call) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-async def alternate(calls: Sequence[Call], runs: int) -> list[Samples]:
-    """Each call `runs` times, taking turns (A B A B …); one warm-up round first."""
+async def alternate(
+    calls: Sequence[Call], runs: int, budget_s: float | None = None
+) -> list[Samples]:
+    """Each call `runs` times, taking turns (A B A B …); one warm-up round first. Past
+    `budget_s` (warm-up included), no further round starts once two are done."""
+    started = time.perf_counter()
     for call in calls:
         await call()
     samples = [Samples() for _ in calls]
-    for _ in range(runs):
+    for n in range(runs):
+        if budget_s is not None and n >= 2 and time.perf_counter() - started > budget_s:
+            break
         for call, sample in zip(calls, samples, strict=True):
             elapsed, _ = await timed(call)
             sample.values.append(elapsed)

@@ -207,23 +207,36 @@ def test_a_session_from_one_web_process_works_in_another(runtime: Runtime) -> No
 
 def test_a_new_password_ends_the_other_sessions(runtime: Runtime) -> None:
     user = add_user("an")
-    settings = runtime.settings
-    with browser(create_app(settings)) as laptop, browser(create_app(settings)) as phone:
-        assert sign_in(laptop, "an").status_code == 303
-        assert sign_in(phone, "an").status_code == 303
+    with browser(create_app(runtime=runtime)) as client:
+        # Two browsers of the same user: the laptop's cookies, then the phone's.
+        assert sign_in(client, "an").status_code == 303
+        laptop = dict(client.cookies)
+        client.cookies.clear()
+        assert sign_in(client, "an").status_code == 303
+        phone = dict(client.cookies)
+
+        def status_of(cookies: dict[str, str], path: str = "/profile") -> int:
+            with other_browser(client, **cookies):
+                return client.get(path, headers=HTML).status_code
+
         new = PASSWORD + "-moi"
         change = {"current": PASSWORD, "new": new, "repeat": new}
-        changed = laptop.post(
-            "/profile/password", data=change, headers={"x-csrftoken": csrf_token(laptop)}
-        )
+        with other_browser(client, **laptop):
+            changed = client.post(
+                "/profile/password", data=change, headers={"x-csrftoken": laptop["ioc_csrf"]}
+            )
         assert changed.status_code == 303
-        assert laptop.get("/profile", headers=HTML).status_code == 200, "the changer stays in"
-        assert phone.get("/profile", headers=HTML).status_code == 303, "the other is signed out"
+        assert status_of(laptop) == 200, "the changer stays signed in"
+        assert status_of(phone) == 303, "the other session is signed out"
 
         # An administrator's new password (a leaked one) signs the user out everywhere.
-        assert sign_in(phone, "an", new).status_code == 303
-        run(
-            update_user(
+        client.cookies.clear()
+        assert sign_in(client, "an", new).status_code == 303
+        phone = dict(client.cookies)
+        run_in = partial(in_app, client)
+        run_in(
+            partial(
+                update_user,
                 user.id,
                 Membership(roles=["officer"]),
                 actor="test",
@@ -234,9 +247,9 @@ def test_a_new_password_ends_the_other_sessions(runtime: Runtime) -> None:
                 new_password="Mat-khau-moi-2026",
             )
         )
-        assert laptop.get("/profile", headers=HTML).status_code == 303
-        assert phone.get("/profile", headers=HTML).status_code == 303
-    assert run(Session.count().where(Session.user == user.id)) == 0
+        assert status_of(laptop) == 303
+        assert status_of(phone) == 303
+        assert run_in(Session.count().where(Session.user == user.id).run) == 0
 
 
 # 3. Wrong passwords and the throttle
