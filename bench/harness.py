@@ -22,13 +22,12 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from urllib.parse import urlsplit, urlunsplit
 
+from bench.databases import create_database, drop_database, with_database
 from bench.generate import GenerateResult, describe, generate
 
 BENCH_DIR = Path(__file__).parent
@@ -115,20 +114,6 @@ class Backend:
     drop: Callable[[], None] = field(default=lambda: None)
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_with_database(server_url, "postgres"), timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def fresh_backend(name: str, server_url: str, var_dir: Path) -> Backend:
     """A new empty database: a SQLite file in `var_dir` with the embedded broker, or a database
     created on the PostgreSQL server (dropped by `drop`) with the Redis broker."""
@@ -142,16 +127,17 @@ def fresh_backend(name: str, server_url: str, var_dir: Path) -> Backend:
     except redis.RedisError as exc:
         raise SetupError(f"Redis at {REDIS_URL} unreachable: {exc}") from exc
     broker = REDIS_URL
-    database = f"ioc_bench_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin(server_url, f'CREATE DATABASE "{database}"'))
+        database = create_database(server_url, "ioc_bench")
     except (OSError, TimeoutError) as exc:
         raise SetupError(f"PostgreSQL at {server_url} unreachable: {exc}") from exc
-
-    def drop() -> None:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
-    return Backend(name, _with_database(server_url, database), broker, var_dir, drop)
+    return Backend(
+        name,
+        with_database(server_url, database),
+        broker,
+        var_dir,
+        lambda: drop_database(server_url, database),
+    )
 
 
 def seed(backend: Backend) -> None:

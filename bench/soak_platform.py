@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from bench.databases import create_database, drop_database, with_database
 
 # The console script beside this interpreter, so a PATH without it still works.
 _BESIDE = Path(sys.executable).parent / "ioc"
@@ -47,32 +46,17 @@ class Backend:
         return f"{database}+{broker}"
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_with_database(server_url, "postgres"), timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def prepare_backend(database_url: str, broker_url: str, var_dir: Path) -> Backend:
     """A fresh database (on the given PostgreSQL server, or a SQLite file for `sqlite`) and an
     empty broker (Redis db flushed, or the embedded queue file)."""
     if database_url in ("sqlite", "embedded"):
         database, created = f"sqlite:///{var_dir / 'ioc.sqlite3'}", None
     else:
-        created = f"ioc_soak_{uuid.uuid4().hex[:12]}"
         try:
-            asyncio.run(_admin(database_url, f'CREATE DATABASE "{created}"'))
+            created = create_database(database_url, "ioc_soak")
         except (TimeoutError, OSError) as exc:
             raise SetupError(f"PostgreSQL at {database_url} unreachable: {exc}") from exc
-        database = _with_database(database_url, created)
+        database = with_database(database_url, created)
     if broker_url == "embedded":
         broker = f"embedded:{var_dir / 'queue.sqlite3'}"
     else:
@@ -89,9 +73,7 @@ def prepare_backend(database_url: str, broker_url: str, var_dir: Path) -> Backen
 
 def drop_backend(backend: Backend, server_url: str) -> None:
     if backend.created_database:
-        asyncio.run(
-            _admin(server_url, f'DROP DATABASE IF EXISTS "{backend.created_database}" WITH (FORCE)')
-        )
+        drop_database(server_url, backend.created_database)
 
 
 def free_port() -> int:

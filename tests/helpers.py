@@ -37,6 +37,30 @@ def service_missing(what: str, exc: BaseException) -> NoReturn:
     pytest.skip(message)
 
 
+def require_postgresql(url: str) -> None:
+    """Connect once to the PostgreSQL server at `url`, or skip (fail in CI)."""
+    import asyncpg
+
+    async def ping() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        service_missing("PostgreSQL", exc)
+
+
+def require_redis(url: str) -> None:
+    """Ping the Redis server at `url`, or skip (fail in CI)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
     """Poll `condition` until it holds or `timeout` seconds pass; its last answer."""
     deadline = time.monotonic() + timeout

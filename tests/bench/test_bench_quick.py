@@ -3,7 +3,6 @@ results table (the harness kept working; the numbers themselves are not judged h
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -13,25 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.harness import HEADER
-from tests.helpers import service_missing
+from tests.helpers import require_postgresql
 
 TEST_DATABASE_URL = os.environ.get("IOC_TEST_DATABASE_URL", "")
 # The quick mode is meant to stay near a minute per backend; this bounds a hung run.
 TIMEOUT_S = 300
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _postgres_reachable(url: str) -> None:
-    import asyncpg
-
-    async def ping() -> None:
-        conn = await asyncpg.connect(url, timeout=5)
-        await conn.close()
-
-    try:
-        asyncio.run(ping())
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        service_missing("PostgreSQL", exc)
 
 
 @pytest.mark.backend
@@ -40,7 +26,7 @@ def test_quick_run_prints_a_results_table(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench", "--quick", "--backend", backend]
     command += ["--output", str(tmp_path), "--no-progress"]
     if TEST_DATABASE_URL:
-        _postgres_reachable(TEST_DATABASE_URL)
+        require_postgresql(TEST_DATABASE_URL)
         command += ["--database-url", TEST_DATABASE_URL]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False

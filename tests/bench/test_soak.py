@@ -3,7 +3,6 @@ replaced, on PostgreSQL + Redis; and the parts of it that need no service."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from bench.soak import USAGE, parse
 from bench.soak_checks import compare
-from tests.helpers import service_missing
+from tests.helpers import require_postgresql, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = os.environ.get("IOC_TEST_DATABASE_URL", "")
@@ -23,26 +22,6 @@ BROKER = os.environ.get("IOC_TEST_BROKER_URL", "")
 # Setup (about 10 s), 20 s of load, the drain (a killed worker's messages come back after the
 # 5 s heartbeat) and the checks: well under this on the project's 2-core machine.
 SOAK_TIMEOUT_S = 170
-
-
-def _reachable() -> None:
-    """Fail in CI, skip elsewhere, when the soak's services are not there."""
-    import asyncpg
-    import redis
-
-    async def connect() -> None:
-        conn = await asyncpg.connect(DATABASE, timeout=5)
-        await conn.close()
-
-    try:
-        asyncio.run(connect())
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        service_missing("PostgreSQL", exc)
-    if BROKER:
-        try:
-            redis.Redis.from_url(BROKER, socket_timeout=5).ping()
-        except redis.RedisError as exc:
-            service_missing("Redis", exc)
 
 
 def _number(pattern: str, text: str) -> int:
@@ -53,7 +32,9 @@ def _number(pattern: str, text: str) -> int:
 
 @pytest.mark.postgresql
 def test_a_short_soak_loses_and_doubles_nothing_while_workers_restart() -> None:
-    _reachable()
+    require_postgresql(DATABASE)
+    if BROKER:
+        require_redis(BROKER)
     command = [
         sys.executable,
         "-m",
