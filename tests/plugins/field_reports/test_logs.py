@@ -58,12 +58,13 @@ def test_intake_and_its_notices_log_nothing_personal(
         code = response.json()[0]["service_request_id"]
         incident = in_app(client, Incident.select(Incident.id).where(Incident.code == code).first)
         in_app(client, incidents.change_status, incident["id"], "rejected", "staff", "Trùng")
-        # The reporter is told of the change by e-mail, and its first sending fails.
-        with worker(reports_runtime):
-            assert wait_until(lambda: run(OutboundMessage.count()) > 0)
-            assert wait_until(
-                lambda: run(OutboundMessage.count().where(OutboundMessage.last_error != "")) > 0
-            )
+    # The reporter is told of the change by e-mail, and its first sending fails. (With the
+    # client closed: PostgreSQL's pool lived on its loop, and the workers run on their own.)
+    with worker(reports_runtime):
+        assert wait_until(lambda: run(OutboundMessage.count()) > 0)
+        assert wait_until(
+            lambda: run(OutboundMessage.count().where(OutboundMessage.last_error != "")) > 0
+        )
     # The platform's records: not the test's own mail server (aiosmtpd logs as "mail.log").
     records = [r for r in caplog.records if not r.name.startswith("mail.")]
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in records)
