@@ -1,8 +1,13 @@
 """The `ioc` command line as an administrator uses it."""
 
 import os
+import subprocess
+from pathlib import Path
 
-from tests.processes import ioc
+import httpx
+
+from tests.helpers import wait_until
+from tests.processes import IOC, answering, free_port, ioc, stop
 
 COMMANDS = ("init", "migrate", "serve", "worker", "plugins", "phase")
 
@@ -85,3 +90,39 @@ def test_unreachable_database_is_a_clear_error(subprocess_env: dict[str, str]) -
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("Error: database unreachable:")
     assert "Traceback" not in done.stderr
+
+
+def test_serve_runs_the_web_processes_asked_for(subprocess_env: dict[str, str]) -> None:
+    assert ioc("init", env=subprocess_env).returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [IOC, "serve", "--port", str(port), "--workers", "2"],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        answering(base, process)
+        assert wait_until(lambda: len(_web_processes(process.pid)) == 2), _web_processes(
+            process.pid
+        )
+        assert all(httpx.get(f"{base}/healthz").status_code == 200 for _ in range(10))
+    finally:
+        stop(process)
+
+
+def _web_processes(pid: int) -> list[str]:
+    """uvicorn's web processes under its supervisor `pid` (spawned by multiprocessing, beside
+    which multiprocessing may start a resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command:
+            found.append(child)
+    return found
