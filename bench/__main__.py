@@ -3,6 +3,7 @@
     python -m bench --quick                       about 20,000 incidents, seconds per benchmark
     python -m bench --backend postgres            1,000,000 incidents on PostgreSQL only
     python -m bench --database-url postgresql://user@host:5432/postgres --incidents 200000
+    python -m bench --only map,kpis               some of the benchmarks
 
 Prints the table (measure, backend, value, raw baseline, ratio, target, PASS/FAIL) and writes
 it to `<output>/results.md` and `results.json` (default: this folder). Exit status: 0 when
@@ -22,6 +23,7 @@ from bench.harness import (
     BENCH_DIR,
     FULL_INCIDENTS,
     QUICK_INCIDENTS,
+    names,
     run_backend,
     text_table,
     write_results,
@@ -54,7 +56,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--output", type=Path, default=BENCH_DIR, help="where results.md and results.json go"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help=f"the benchmarks to run, comma-separated, of: {', '.join(names())}",
+    )
     args = parser.parse_args(argv)
+    unknown = set(args.only or ()) - set(names())
+    if unknown:
+        parser.error(
+            f"no benchmark named {', '.join(sorted(unknown))}; there are {', '.join(names())}"
+        )
     if args.incidents is not None and args.incidents < 1:
         parser.error("--incidents must be at least 1")
     if not args.database_url.startswith(("postgresql://", "postgres://")):
@@ -69,7 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     measures, errors = [], []
     for backend in backends:
         result = run_backend(
-            backend, args.database_url, incidents, args.quick, args.seed, not args.no_progress
+            backend,
+            args.database_url,
+            incidents,
+            args.quick,
+            args.seed,
+            not args.no_progress,
+            args.only,
         )
         measures += result.measures
         errors += result.errors

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -91,13 +91,19 @@ class Context:
 Benchmark = Callable[[Context], Awaitable[list[Measure]]]
 
 
-def registered() -> list[tuple[str, Benchmark]]:
-    """The `bench_<name>` modules beside this one, by name."""
+def names() -> list[str]:
+    """The benchmarks beside this module: `bench_<name>.py`, by name."""
+    modules = sorted(info.name for info in pkgutil.iter_modules([str(BENCH_DIR)]))
+    return [module.removeprefix("bench_") for module in modules if module.startswith("bench_")]
+
+
+def registered(only: Collection[str] | None = None) -> list[tuple[str, Benchmark]]:
+    """The benchmarks to run, by name: all of them, or those in `only`."""
     found = []
-    for info in sorted(pkgutil.iter_modules([str(BENCH_DIR)]), key=lambda i: i.name):
-        if info.name.startswith("bench_"):
-            module: ModuleType = importlib.import_module(f"bench.{info.name}")
-            found.append((info.name.removeprefix("bench_"), module.run))
+    for name in names():
+        if only is None or name in only:
+            module: ModuleType = importlib.import_module(f"bench.bench_{name}")
+            found.append((name, module.run))
     return found
 
 
@@ -166,7 +172,13 @@ class RunResult:
 
 
 def run_backend(
-    name: str, server_url: str, incidents: int, quick: bool, seed_value: int, progress: bool
+    name: str,
+    server_url: str,
+    incidents: int,
+    quick: bool,
+    seed_value: int,
+    progress: bool,
+    only: Collection[str] | None = None,
 ) -> RunResult:
     measures: list[Measure] = []
     errors: list[str] = []
@@ -195,7 +207,7 @@ def run_backend(
             seed=seed_value,
             generated=generated,
         )
-        for bench_name, bench in registered():
+        for bench_name, bench in registered(only):
             started = time.perf_counter()
             try:
                 measures += asyncio.run(bench(ctx))
