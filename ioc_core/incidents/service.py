@@ -14,6 +14,8 @@ from shapely.geometry import Point
 
 from ioc_core.auth.errors import FormError
 from ioc_core.auth.tables import Department, User
+from ioc_core.db import config_cache
+from ioc_core.db.config_cache import ConfigCache
 from ioc_core.db.transactions import write_transaction
 from ioc_core.geo.areas import area_for
 from ioc_core.geo.column import to_db
@@ -74,6 +76,19 @@ def _check_location(errors: dict[str, str], lon: float | None, lat: float | None
         errors["location"] = gettext("Longitude must be within ±180 and latitude within ±90.")
 
 
+async def _category_ids() -> dict[str, int]:
+    return {row["code"]: row["id"] for row in await Category.select(Category.code, Category.id)}
+
+
+# Read at every filing: kept per process until a category changes.
+_CATEGORY_IDS = ConfigCache(_category_ids)
+
+
+async def category_id(code: str) -> int | None:
+    """The id of the category with this code, active or not."""
+    return (await _CATEGORY_IDS.get()).get(code)
+
+
 async def create_incident(
     data: NewIncident,
     actor: str,
@@ -82,6 +97,13 @@ async def create_incident(
     """File a new incident, routed by the rules. `then` runs in the same transaction, after the
     incident is stored, for what a plugin stores with it (a citizen report's photos, say): all
     of it commits together or none of it does."""
+    async with config_cache.pinned():
+        return await _create_incident(data, actor, then)
+
+
+async def _create_incident(
+    data: NewIncident, actor: str, then: Callable[[Incident], Awaitable[None]] | None
+) -> Incident:
     errors: dict[str, str] = {}
     title = data.title.strip()
     if not title:
@@ -93,7 +115,7 @@ async def create_incident(
         errors["priority"] = gettext("Choose a priority from the list.")
     category = None
     if data.category:
-        category = await Category.select(Category.id).where(Category.code == data.category).first()
+        category = await category_id(data.category)
         if category is None:
             errors["category"] = gettext("No category %(code)s.") % {"code": data.category}
     if errors:
@@ -111,7 +133,7 @@ async def create_incident(
         incident = Incident(
             code=code or await _next_code(now.year),
             source=data.source,
-            category=category["id"] if category else None,
+            category=category,
             title=title,
             description=data.description,
             lon=data.lon,
@@ -127,11 +149,12 @@ async def create_incident(
         )
         routed = await routing.route(incident, now)
         await incident.save()
-        await timeline_event(
-            incident.id, actor, "created", None, public_fields(incident), public=True
-        )
+        events = [
+            new_event(incident.id, actor, "created", None, public_fields(incident), public=True)
+        ]
         if routed:
-            await timeline_event(incident.id, ROUTING_ACTOR, "routed", *routed)
+            events.append(new_event(incident.id, ROUTING_ACTOR, "routed", *routed))
+        await IncidentEvent.insert(*events)
         if then is not None:
             await then(incident)
         event_id = await outbox.emit(
@@ -178,6 +201,28 @@ def public_fields(incident: Incident) -> dict[str, Any]:
     }
 
 
+def new_event(
+    incident_id: int,
+    actor: str,
+    kind: str,
+    before: Any,
+    after: Any,
+    note: str = "",
+    public: bool = False,
+) -> IncidentEvent:
+    """A timeline event of the incident, not yet stored."""
+    return IncidentEvent(
+        incident=incident_id,
+        at=_now(),
+        actor=actor,
+        kind=kind,
+        before=before,
+        after=after,
+        note=note,
+        public=public,
+    )
+
+
 async def timeline_event(
     incident_id: int,
     actor: str,
@@ -188,16 +233,7 @@ async def timeline_event(
     public: bool = False,
 ) -> None:
     await IncidentEvent.insert(
-        IncidentEvent(
-            incident=incident_id,
-            at=_now(),
-            actor=actor,
-            kind=kind,
-            before=before,
-            after=after,
-            note=note,
-            public=public,
-        )
+        new_event(incident_id, actor, kind, before, after, note=note, public=public)
     )
 
 
@@ -331,16 +367,16 @@ def _iso(value: dt.datetime | None) -> str | None:
 async def recategorise(incident_id: int, actor: str, category_code: str) -> Incident:
     """Give the incident another category; the routing rules and SLA targets apply again, the
     clock still counted from when it was filed."""
-    category = await Category.select(Category.id).where(Category.code == category_code).first()
+    category = await category_id(category_code)
     if category is None:
         raise FormError({"category": gettext("No category %(code)s.") % {"code": category_code}})
     routed: list[dict[str, Any]] = []
 
     async def apply(incident: Incident) -> tuple[dict[str, Any], dict[str, Any]]:
-        if incident.category == category["id"]:
+        if incident.category == category:
             raise FormError({"category": gettext("The incident already has this category.")})
         before = {"category": incident.category}
-        incident.category = category["id"]
+        incident.category = category
         routed.extend(await routing.route(incident, incident.created_at) or ())
         return before, {"category": incident.category}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from ioc_core.db.config_cache import ConfigCache
 from ioc_core.incidents.tables import Incident
 from ioc_core.sla.calendar import Period, WorkCalendar
 from ioc_core.sla.tables import CalendarDay, OfficeHours
@@ -14,6 +15,10 @@ from ioc_core.sla.tables import CalendarDay, OfficeHours
 
 async def load_calendar() -> WorkCalendar:
     """The city's calendar as administrators edited it."""
+    return await _CALENDAR.get()
+
+
+async def _read_calendar() -> WorkCalendar:
     week: dict[int, list[Period]] = defaultdict(list)
     for row in await OfficeHours.select().order_by(OfficeHours.opens):
         week[row["weekday"]].append((_time(row["opens"]), _time(row["closes"])))
@@ -23,6 +28,10 @@ async def load_calendar() -> WorkCalendar:
         holidays=frozenset(d["day"] for d in days if not d["working"]),
         working_days=frozenset(d["day"] for d in days if d["working"]),
     )
+
+
+# Read at every filing and every clock change: kept per process until it is edited.
+_CALENDAR = ConfigCache(_read_calendar)
 
 
 def _time(text: str) -> dt.time:

@@ -6,27 +6,43 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ioc_core.db.config_cache import ConfigCache
 from ioc_core.incidents.tables import Incident
 from ioc_core.sla.clock import load_calendar, set_due
 from ioc_core.sla.tables import RoutingRule, SlaTarget
 
 
+async def _rules() -> list[dict[str, Any]]:
+    return await RoutingRule.select()
+
+
+async def _targets() -> list[dict[str, Any]]:
+    return await SlaTarget.select()
+
+
+# Read at every filing: kept per process until the rules or targets change.
+_RULES = ConfigCache(_rules)
+_TARGETS = ConfigCache(_targets)
+
+
 async def rule_for(category: int | None, area: int | None) -> dict[str, Any] | None:
     """Both sides matching beats the category alone, which beats the area alone, which beats
     the catch-all rule."""
-    rows = await RoutingRule.select().where(
-        (RoutingRule.category.is_null() | (RoutingRule.category == category))
-        & (RoutingRule.area.is_null() | (RoutingRule.area == area))
-    )
+    rows = [
+        r
+        for r in await _RULES.get()
+        if r["category"] in (None, category) and r["area"] in (None, area)
+    ]
     return max(rows, key=lambda r: (r["category"] is not None, r["area"] is not None), default=None)
 
 
 async def target_for(category: int | None, priority: str) -> dict[str, Any] | None:
     """Both sides matching beats the category alone, then the priority alone, then the default."""
-    rows = await SlaTarget.select().where(
-        (SlaTarget.category.is_null() | (SlaTarget.category == category))
-        & ((SlaTarget.priority == "") | (SlaTarget.priority == priority))
-    )
+    rows = [
+        r
+        for r in await _TARGETS.get()
+        if r["category"] in (None, category) and r["priority"] in ("", priority)
+    ]
     return max(rows, key=lambda r: (r["category"] is not None, r["priority"] != ""), default=None)
 
 

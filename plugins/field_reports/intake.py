@@ -20,9 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from piccolo.querystring import QueryString
+
 from field_reports.tables import IntakeAttempt, Report, Service, ServiceField
 from ioc_core.auth.errors import FormError
-from ioc_core.db.transactions import write_transaction
+from ioc_core.db import config_cache
+from ioc_core.db.config_cache import ConfigCache
 from ioc_core.geo import spatial
 from ioc_core.i18n import gettext
 from ioc_core.incidents import service as incidents
@@ -105,58 +108,80 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# The attempt is counted unless the client already has `limit` in the window: one statement,
+# so a report costs one round trip here, not a transaction's four.
+_COUNT_ATTEMPT = (
+    "INSERT INTO fr_intake_attempt (client, at) SELECT {}, {} WHERE NOT EXISTS ("
+    " SELECT 1 FROM fr_intake_attempt WHERE client = {} AND at >= {}"
+    " ORDER BY at DESC LIMIT 1 OFFSET {}"
+    ") RETURNING id"
+)
+
+
 async def throttle(client: str, limits: Limits) -> None:
     """Count this attempt; raise TooManyReports past the limit in the window. Every attempt
     counts, refused ones too: a flood of bad input is still a flood."""
     now = _now()
     since = now - dt.timedelta(seconds=limits.window_s)
-    async with write_transaction():
-        # The limit-th newest attempt in the window, if there are that many: one row read,
-        # however many the window holds.
+    client = client[:128]
+    counted = await spatial.run_query(
+        QueryString(_COUNT_ATTEMPT, client, now, client, since, limits.per_client - 1)
+    )
+    if not counted:
+        # The limit-th newest attempt in the window: one row read, however many it holds.
         oldest = (
             await IntakeAttempt.select(IntakeAttempt.at)
-            .where(IntakeAttempt.client == client[:128], IntakeAttempt.at >= since)
+            .where(IntakeAttempt.client == client, IntakeAttempt.at >= since)
             .order_by(IntakeAttempt.at, ascending=False)
             .offset(limits.per_client - 1)
             .first()
         )
-        if oldest is not None:
-            wait = oldest["at"] + dt.timedelta(seconds=limits.window_s) - now
-            raise TooManyReports(max(1, math.ceil(wait.total_seconds())))
-        await IntakeAttempt.insert(IntakeAttempt(client=client[:128], at=now))
-        if time.monotonic() - _pruned[0] >= PRUNE_EVERY_S:
-            # Rows older than the window decide nothing any more; a write per attempt to say
-            # so would cost the intake a round trip each time.
-            _pruned[0] = time.monotonic()
-            await IntakeAttempt.delete().where(IntakeAttempt.at < since)
+        wait = oldest["at"] + dt.timedelta(seconds=limits.window_s) - now if oldest else None
+        raise TooManyReports(max(1, math.ceil(wait.total_seconds())) if wait else 1)
+    if time.monotonic() - _pruned[0] >= PRUNE_EVERY_S:
+        # Rows older than the window decide nothing any more; a write per attempt to say
+        # so would cost the intake a round trip each time.
+        _pruned[0] = time.monotonic()
+        await IntakeAttempt.delete().where(IntakeAttempt.at < since)
 
 
-async def public_service(code: str) -> dict[str, Any] | None:
-    """The service with this code if citizens may use it: its row with the category's names."""
-    return await (
-        Service.select(
-            Service.all_columns(),
-            Service.category.code.as_alias("code"),
-            Service.category.name_vi.as_alias("name_vi"),
-            Service.category.name_en.as_alias("name_en"),
-        )
-        .where(
-            Service.category.code == code,
-            Service.public.eq(True),
-            Service.category.active.eq(True),
-        )
-        .first()
-    )
+async def _public_services() -> dict[str, dict[str, Any]]:
+    rows = await Service.select(
+        Service.all_columns(),
+        Service.category.code.as_alias("code"),
+        Service.category.name_vi.as_alias("name_vi"),
+        Service.category.name_en.as_alias("name_en"),
+    ).where(Service.public.eq(True), Service.category.active.eq(True))
+    return {row["code"]: row for row in rows}
 
 
-async def fields_of(service_id: int) -> list[dict[str, Any]]:
-    return await (
+async def _fields() -> dict[int, list[dict[str, Any]]]:
+    rows = await (
         ServiceField.select()
-        .where(ServiceField.service == service_id)
         .order_by(ServiceField.position)
         .order_by(ServiceField.id)
         .output(load_json=True)
     )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["service"], []).append(row)
+    return found
+
+
+# Read on every report: kept per process until services, fields or categories change.
+_PUBLIC_SERVICES = ConfigCache(_public_services)
+_FIELDS = ConfigCache(_fields)
+
+
+async def public_service(code: str) -> dict[str, Any] | None:
+    """The service with this code if citizens may use it: its row with the category's names
+    (shared: read it, do not change it)."""
+    return (await _PUBLIC_SERVICES.get()).get(code)
+
+
+async def fields_of(service_id: int) -> list[dict[str, Any]]:
+    """The service's custom fields in their order (shared: read them, do not change them)."""
+    return (await _FIELDS.get()).get(service_id, [])
 
 
 def clean_attributes(
@@ -281,6 +306,11 @@ async def check(sub: Submission, limits: Limits) -> tuple[dict[str, Any], dict[s
 
 async def submit(sub: Submission, limits: Limits) -> tuple[Incident, Report]:
     """Check everything, then store the report with its incident, all or nothing."""
+    async with config_cache.pinned():
+        return await _submit(sub, limits)
+
+
+async def _submit(sub: Submission, limits: Limits) -> tuple[Incident, Report]:
     service, attributes = await check(sub, limits)
     created: list[Report] = []
 
