@@ -10,9 +10,9 @@ import asyncpg
 from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import AppConfig, AppRegistry
 from piccolo.engine.base import Engine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from ioc_core.db.postgres import PostgresEngine
+from ioc_core.db.sqlite import SQLiteEngine
 from ioc_core.settings import Settings
 
 PICCOLO_CONF = "ioc_core.piccolo_conf"
