@@ -8,7 +8,9 @@ id sequences, the ticket counters, the R*Tree.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import sqlite3
 import struct
 import tempfile
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from piccolo.engine import engine_finder
 
 from ioc_core.db.engine import bind, engine_for
 from ioc_core.geo import cells
@@ -29,6 +32,10 @@ SRID = 4326
 # EWKB of a point with an SRID: little-endian, type 1 with the SRID flag, SRID, x, y.
 EWKB_POINT = struct.Struct("<BIIdd")
 RAW_PREFIX = "bench_raw_"
+# Connections that build the indexes and analyze the tables at the end of a PostgreSQL load, at
+# once: the server runs one statement per connection and the generator waits meanwhile.
+FINISH_CONNECTIONS = max(2, min(4, os.cpu_count() or 2))
+MAINTENANCE_MEMORY = "256MB"
 
 
 @dataclass
@@ -87,9 +94,11 @@ class Loader:
 
 
 class PostgresLoader(Loader):
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, url: str) -> None:
         self.conn = conn
-        self.indexes: list[tuple[str, str]] = []
+        self.url = url
+        # Name, table and definition of each secondary index.
+        self.indexes: list[tuple[str, str, str]] = []
         self.raw: list[str] = []
         self.tables: list[str] = []
 
@@ -102,7 +111,7 @@ class PostgresLoader(Loader):
         await conn.set_type_codec(
             "geometry", encoder=bytes, decoder=bytes, schema="public", format="binary"
         )
-        return cls(conn)
+        return cls(conn, url)
 
     async def fetch(self, sql: str) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch(sql)]
@@ -114,18 +123,18 @@ class PostgresLoader(Loader):
         self.tables = [t for t in LOADED if await self.has_table(t)]
         # Secondary indexes only: those behind a primary key or unique constraint stay.
         rows = await self.conn.fetch(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "SELECT i.indexname, i.tablename, i.indexdef FROM pg_indexes i "
             "WHERE i.schemaname = 'public' AND i.tablename = ANY($1::text[]) AND NOT EXISTS ("
             "SELECT 1 FROM pg_constraint c "
             "WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)",
             self.tables,
         )
-        self.indexes = [(r["indexname"], r["indexdef"]) for r in rows]
-        for name, _ in self.indexes:
+        self.indexes = [(r["indexname"], r["tablename"], r["indexdef"]) for r in rows]
+        for name, _, _ in self.indexes:
             await self.conn.execute(f'DROP INDEX "{name}"')
         # The generator writes consistent keys: skip the per-row foreign key triggers.
         await self.conn.execute("SET session_replication_role = replica")
-        await self.conn.execute("SET maintenance_work_mem = '256MB'")
+        await self.conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_MEMORY}'")
         if raw_baseline:
             for table in self.tables:
                 raw = RAW_PREFIX + table
@@ -166,8 +175,16 @@ class PostgresLoader(Loader):
         await self.conn.execute("SET session_replication_role = DEFAULT")
         for raw in self.raw:
             await self.conn.execute(f'DROP TABLE "{raw}"')
-        for _, definition in self.indexes:
-            await self.conn.execute(definition)
+        # Largest tables first, so the last statements to start are short ones.
+        sizes = {
+            r["name"]: r["size"]
+            for r in await self.conn.fetch(
+                "SELECT t AS name, pg_relation_size(t::regclass) AS size FROM unnest($1::text[]) t",
+                self.tables,
+            )
+        }
+        by_size = sorted(self.indexes, key=lambda index: -sizes[index[1]])
+        await self._at_once([definition for _, _, definition in by_size])
         # The triggers were off (replica role): recount the map's cells.
         if await self.has_table("incident_cell"):
             for statement in cells.rebuild_statements(postgres=True):
@@ -185,8 +202,37 @@ class PostgresLoader(Loader):
                 await self.conn.execute(
                     "INSERT INTO ticket_counter (year, last) VALUES ($1, $2)", year, last
                 )
-        for table in self.tables:
-            await self.conn.execute(f'ANALYZE "{table}"')
+        await self._at_once([f'ANALYZE "{table}"' for table in self.tables])
+
+    async def _at_once(self, statements: Sequence[str]) -> None:
+        """Run independent statements on FINISH_CONNECTIONS connections, each taking the next
+        one left when it is done."""
+        import asyncpg
+
+        waiting = list(reversed(statements))
+        extra = [
+            await asyncpg.connect(self.url, timeout=30)
+            for _ in range(min(FINISH_CONNECTIONS, len(statements)) - 1)
+        ]
+
+        async def work(conn: Any) -> None:
+            while waiting:
+                await conn.execute(waiting.pop())
+
+        try:
+            for conn in extra:
+                await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_MEMORY}'")
+            # Every connection runs to its end before a failure is raised: none is closed
+            # while its statement runs.
+            results = await asyncio.gather(
+                *(work(conn) for conn in [self.conn, *extra]), return_exceptions=True
+            )
+        finally:
+            for conn in extra:
+                await conn.close()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def close(self) -> None:
         await self.conn.close()
@@ -214,6 +260,11 @@ class SqliteLoader(Loader):
 
     async def begin(self, raw_baseline: bool) -> None:
         self.tables = [t for t in LOADED if await self.has_table(t)]
+        # The platform's idle connections (the generator asked its routing and calendar) would
+        # keep SQLite from changing the journal mode.
+        engine = engine_finder()
+        assert engine is not None
+        await engine.close_connection_pool()
         self.journal = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         # For the load only: no journal, no fsync, a large page cache.
         self.conn.execute("PRAGMA journal_mode = OFF")

@@ -73,6 +73,16 @@ class SQLiteEngine(sqlite.SQLiteEngine):
             engine=self, transaction_type=transaction_type, allow_nested=allow_nested
         )
 
+    async def start_connection_pool(self, **_: Any) -> None:
+        """Connections are kept as they are given back: there is nothing to start."""
+
+    async def close_connection_pool(self) -> None:
+        """Close this event loop's idle connections: SQLite changes its journal mode, say, only
+        when no other connection is open."""
+        idle = self._idle.pop(asyncio.get_running_loop(), [])
+        while idle:
+            await idle.pop().close()
+
     async def get_connection(self) -> aiosqlite.Connection:
         """An idle connection of this event loop, or a new one."""
         loop = asyncio.get_running_loop()
