@@ -1,7 +1,14 @@
-"""Leadership KPIs over the whole city: `kpis.leadership_kpis` for the last 30 and 365 days,
-against the very SQL statements it runs, sent raw on a bare driver connection in turns with it
-(the ratio is what the platform adds: building the statements, Piccolo, assembling the lines,
-and on SQLite the medians, which it takes in Python from the durations the SQL reads).
+"""Leadership KPIs over the whole city, for the last 30 and 365 days, against the raw SQL that
+computes them: the statements `kpis.leadership_kpis` sends, on a bare driver connection, at the
+server's default settings (as the page ran them for every view before the snapshots).
+
+- "page read": what a leader's view of `/kpis` costs now, `kpi_snapshots.kpis_for` with the
+  snapshot of the scope and period present and fresh (one row read, its JSON parsed). The
+  target is on this line.
+- "refresh": the full computation a snapshot refresh runs in a worker
+  (`kpi_snapshots.refresh_kpis`: `leadership_kpis`, on PostgreSQL with its sort memory raised,
+  then the snapshot stored), for information: what a reader waits for when no snapshot exists
+  yet, and what the workers spend at most once per age limit per scope and period read.
 """
 
 from __future__ import annotations
@@ -14,15 +21,18 @@ from bench.harness import Context, Measure
 from bench.inprocess import Raw, platform, raw
 from bench.timing import alternate
 from ioc_core.geo.spatial import is_postgres
-from ioc_core.incidents import kpis
+from ioc_core.incidents import kpi_snapshots, kpis
 
 PERIODS_DAYS = (30, 365)
 MAX_MS = 200.0
 
 
-def raw_kpis(conn: Raw, since: dt.datetime, until: dt.datetime) -> Callable[[], Awaitable[Any]]:
-    """The statements `leadership_kpis` sends for every department, compiled once."""
+def raw_kpis(conn: Raw, days: int) -> Callable[[], Awaitable[Any]]:
+    """The statements `leadership_kpis` sends for every department over the last `days` days,
+    compiled once."""
     engine = "postgres" if is_postgres() else "sqlite"
+    until = dt.datetime.now(dt.UTC)
+    since = until - dt.timedelta(days=days)
     statements = [
         q.compile_string(engine_type=engine)
         for q in kpis.statements(since, until, departments=None)
@@ -36,26 +46,36 @@ def raw_kpis(conn: Raw, since: dt.datetime, until: dt.datetime) -> Callable[[], 
 
 async def run(ctx: Context) -> list[Measure]:
     runs = 3 if ctx.quick else 7
-    until = dt.datetime.now(dt.UTC)
+    reads = 10 if ctx.quick else 50
     measures = []
     async with platform(ctx), raw(ctx) as conn:
         for days in PERIODS_DAYS:
-            since = until - dt.timedelta(days=days)
-            ours, theirs = await alternate(
-                [lambda s=since: kpis.leadership_kpis(s, until), raw_kpis(conn, since, until)],
+            refreshed, theirs = await alternate(
+                [lambda d=days: kpi_snapshots.refresh_kpis(d, None), raw_kpis(conn, days)],
                 runs,
                 budget_s=ctx.seconds(10.0, 60.0),
             )
-            p50 = ours.ms(50)
+            # The refreshes just stored a fresh snapshot: every read below is served from it.
+            [read] = await alternate([lambda d=days: kpi_snapshots.kpis_for(d, None)], reads)
+            p50 = read.ms(50)
             measures.append(
                 Measure(
-                    f"KPIs, last {days} days, city-wide (p50)",
+                    f"KPIs page read (snapshot), last {days} days, city-wide (p50)",
                     ctx.backend,
                     p50,
                     "ms",
                     baseline=theirs.ms(50),
                     target=f"≤ {MAX_MS:.0f} ms",
                     passed=p50 <= MAX_MS,
+                )
+            )
+            measures.append(
+                Measure(
+                    f"KPIs refresh (full computation), last {days} days, city-wide (p50)",
+                    ctx.backend,
+                    refreshed.ms(50),
+                    "ms",
+                    baseline=theirs.ms(50),
                 )
             )
     return measures

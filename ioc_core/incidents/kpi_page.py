@@ -1,4 +1,5 @@
-"""The leaders' KPI page: open, overdue and resolution figures by ward and by category."""
+"""The leaders' KPI page: open, overdue and resolution figures by ward and by category, read
+from the reader's KPI snapshot (`kpi_snapshots`) with the time they were computed."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromQuery
 from litestar.response import Response
 
-from ioc_core.i18n import current_language, day_start, gettext, local_today
-from ioc_core.incidents.kpis import PERIODS, KpiLine, leadership_kpis
+from ioc_core.i18n import TIMEZONE, current_language, gettext, local_time
+from ioc_core.incidents.kpi_snapshots import kpis_for
+from ioc_core.incidents.kpis import PERIODS, KpiLine
 from ioc_core.incidents.tables import Area, Category
 from ioc_core.incidents.visibility import department_scope
 from ioc_core.web.forms import acting
@@ -37,6 +39,14 @@ def _named(lines: dict[int | None, KpiLine], names: dict[int, str]) -> list[tupl
     return named
 
 
+def _as_of(computed_at: dt.datetime) -> str:
+    """When the figures were computed, as the city reads it: the time, and the date too when
+    it was not today."""
+    today = dt.datetime.now(TIMEZONE).date()
+    same_day = computed_at.astimezone(TIMEZONE).date() == today
+    return local_time(computed_at, "%H:%M" if same_day else "%H:%M %d/%m/%Y")
+
+
 @get("/kpis", opt=KPIS, include_in_schema=False)
 async def kpi_page(request: Request[Any, Any, Any], days: FromQuery[int] = 30) -> Response[str]:
     if days not in PERIODS:
@@ -44,13 +54,12 @@ async def kpi_page(request: Request[Any, Any, Any], days: FromQuery[int] = 30) -
             gettext("Choose a period of %(periods)s days.")
             % {"periods": ", ".join(str(p) for p in PERIODS)}
         )
-    until = dt.datetime.now(dt.UTC)
-    since = day_start(local_today() - dt.timedelta(days=days - 1))
-    kpis = await leadership_kpis(since, until, await department_scope(acting(request)))
+    kpis = await kpis_for(days, await department_scope(acting(request)))
     context = {
         "days": days,
         "periods": PERIODS,
         "kpis": kpis,
+        "as_of": _as_of(kpis.until),
         "wards": _named(kpis.by_ward, await _names(Area)),
         "categories": _named(kpis.by_category, await _names(Category)),
     }

@@ -13,6 +13,11 @@ about the city's speed.
 Two covering indexes (migration 2026-11-30T05:00) let both statements read the index alone:
 (status, sla_state, sla_due_at, …) for the open ones, (closed_at, status, created_at, …) for
 the resolved.
+
+The medians still sort every duration of the period: on 1,000,000 incidents 0.25 s (30 days)
+to 1.7 s (365 days) on PostgreSQL, 0.5 s to 4.8 s on SQLite. So the page does not call this
+per view: it reads the figures computed beforehand per reader scope and period
+(`kpi_snapshots`), and this runs when a snapshot is missing or refreshed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from piccolo.engine import engine_finder
+from piccolo.engine.base import Engine
 from piccolo.querystring import QueryString
 
 from ioc_core.geo.spatial import is_postgres, run_query
@@ -31,6 +38,11 @@ RESOLVED = ("resolved", "closed")
 PERIODS = (7, 30, 90, 365)
 # The resolution figures' groupings: by ward, by category, city-wide.
 GROUPINGS = ("area", "category", None)
+# PostgreSQL's sort memory for the resolved figures' statement alone (SET LOCAL): at the
+# default 4 MB the durations of 30 days (75,000 on 1 M incidents) already went to disk, and
+# those of 365 days (911,000) took 81 MB in memory against 118 MB of temporary files written
+# and read back. Memory is taken as needed, up to this, and only while the statement runs.
+PG_SORT_MEMORY = "128MB"
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,9 @@ async def leadership_kpis(
     open_query, *resolved_queries = statements(since, until, departments)
     opened = await run_query(open_query)
     if is_postgres():
-        resolved = _by_grouping(await run_query(resolved_queries[0]))
+        async with _engine().transaction():
+            await run_query(QueryString(f"SET LOCAL work_mem = '{PG_SORT_MEMORY}'"))
+            resolved = _by_grouping(await run_query(resolved_queries[0]))
     else:
         resolved = {
             grouping: await run_query(query)
@@ -86,6 +100,12 @@ def statements(
         return [_open_query(until, scope), _pg_resolved_query(since, until, scope)]
     resolved = [_sqlite_resolved_query(grouping, since, until, scope) for grouping in GROUPINGS]
     return [_open_query(until, scope), *resolved]
+
+
+def _engine() -> Engine:
+    engine = engine_finder()
+    assert engine is not None
+    return engine
 
 
 def _scope(departments: list[int] | None) -> QueryString:

@@ -14,6 +14,7 @@ from ioc_core.incidents.tables import (
     Incident,
     IncidentEvent,
     IncidentFollower,
+    KpiSnapshot,
     OutboxEvent,
     TicketCounter,
 )
@@ -31,6 +32,7 @@ APP_CONFIG = AppConfig(
         Attachment,
         OutboxEvent,
         HandledEvent,
+        KpiSnapshot,
     ],
     migration_dependencies=["ioc_core.auth.piccolo_app"],
 )

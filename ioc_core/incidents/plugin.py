@@ -9,7 +9,7 @@ from ioc_core import __version__
 from ioc_core.auth.plugin import STAFF_ROLES
 from ioc_core.geo.commands import areas
 from ioc_core.hookspecs import hookimpl
-from ioc_core.incidents import kpi_page, operations_map, outbox, routes
+from ioc_core.incidents import kpi_page, kpi_snapshots, operations_map, outbox, routes
 from ioc_core.incidents.export_command import export_command
 from ioc_core.incidents.outbox_commands import outbox_group
 from ioc_core.plugins.spec import MenuItem, Permission, PluginSpec
@@ -53,7 +53,7 @@ def route_handlers() -> list[Any]:
 
 @hookimpl
 def tasks() -> list[Any]:
-    return [outbox.deliver, outbox.sweep_periodically]
+    return [outbox.deliver, outbox.sweep_periodically, kpi_snapshots.refresh_kpis]
 
 
 @hookimpl

@@ -140,3 +140,18 @@ class HandledEvent(Table, tablename="handled_event"):
     handler = Varchar(length=128)
     event = Integer(index=True)
     at = Timestamptz()
+
+
+class KpiSnapshot(Table, tablename="kpi_snapshot"):
+    """The leadership KPIs of one reader scope and period, computed beforehand so the page need
+    not sort a year of durations per view (`ioc_core.incidents.kpi_snapshots`); one row per
+    (scope, days), a unique index in migration 2026-11-30T06:00."""
+
+    # "all", or the departments the reader sees (`kpi_snapshots.scope_key`).
+    scope = Varchar(length=200)
+    days = Integer()
+    # `kpis.Kpis` as JSON (`kpi_snapshots.dumps`).
+    figures = Text()
+    computed_at = Timestamptz()
+    # When a reader sent the refresh of a stale snapshot: the others do not send another.
+    refresh_claimed_at = Timestamptz(null=True, default=None)
