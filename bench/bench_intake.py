@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
 from bench.bare_intake import TABLE as BARE_TABLE
-from bench.harness import IOC, Context, Measure
+from bench.harness import Context, Measure
+from bench.processes import (
+    COMMAND_TIMEOUT_S,
+    IOC,
+    START_TIMEOUT_S,
+    first_200,
+    free_port,
+    ioc,
+    serve_args,
+    spawned,
+)
 
 CONCURRENCY = 32
 PATH = "/open311/v2/requests.json"
@@ -35,19 +41,10 @@ MIN_PER_S = 300
 # The client must outrun what it measures by this much, or the numbers are the client's.
 CLIENT_HEADROOM = 3.0
 MAX_RSS_MB = 200
-START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 20.0
-COMMAND_TIMEOUT_S = 120.0
 BODIES = 512
 # Around Phan Thiết's centre, inside the intake's bounds.
 WEST, SOUTH, EAST, NORTH = 108.05, 10.90, 108.20, 11.00
 PHRASES = ("đèn đường hỏng", "ổ gà", "ngập nước", "rác thải", "cây đổ", "vỉa hè nứt", "cống tắc")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -66,58 +63,6 @@ def platform_env(ctx: Context) -> dict[str, str]:
         "[plugin.field_reports]\nrate_limit = 100000000\nrate_window_s = 1\n", encoding="utf-8"
     )
     return ctx.env | {"IOC_CONFIG": str(config)}
-
-
-def ioc(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [IOC, *args], env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
-    )
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
-        raise RuntimeError(f"ioc {' '.join(args)} failed ({done.returncode}): {detail}")
-    return done.stdout
-
-
-def first_200(base: str, process: subprocess.Popen[bytes], log: Path, path: str) -> float:
-    """Wait until `path` answers 200; when it did, by time.perf_counter()."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(timeout=1) as client:
-        while True:
-            if process.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-                raise RuntimeError(f"{process.args} exited ({process.returncode}): {tail}")
-            try:
-                if client.get(f"{base}{path}").status_code == 200:
-                    return time.perf_counter()
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{process.args} did not answer within {START_TIMEOUT_S} s")
-            time.sleep(0.01)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@contextmanager
-def spawned(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "ab") as out:
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            stop(process)
-
-
-def serve_args(port: int) -> list[str]:
-    return [IOC, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ then the steady state (nothing due: what almost every minute's sweep is), then a
 incidents for good; the run's database is thrown away after the run.
 
 Dispatch: N domain events emitted in one transaction, then sent three ways in turns, slice by
-slice, on the same broker: `outbox.dispatch` (what every change does after its commit: each
-sent through the platform's task from a worker thread, then marked sent in the database),
+slice, on the same broker: `outbox.dispatch` (what every change does after its commit: the
+events sent through the platform's task from one worker thread, then marked sent in one
+statement),
 `Task.send` of the platform's task wrapper (its actor, with the platform's middleware), and a
 bare dramatiq actor's `send`, the raw baseline of both.
 """

@@ -6,21 +6,13 @@ a bare `python -c` that imports Litestar and uvicorn and serves a trivial app th
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 
-from bench.bench_intake import (
-    MAX_RSS_MB,
-    first_200,
-    free_port,
-    platform_env,
-    rss_mb,
-    serve_args,
-    stop,
-)
+from bench.bench_intake import MAX_RSS_MB, platform_env, rss_mb
 from bench.harness import Context, Measure
+from bench.processes import first_200, free_port, serve_args, spawn, stop
 
 STARTS = 3
 MAX_START_S = 3.0
@@ -49,14 +41,13 @@ def _start(
     then."""
     port = free_port()
     log = ctx.var_dir / f"startup-{name}.log"
-    with open(log, "ab") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(command(port), env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            answered = first_200(f"http://127.0.0.1:{port}", process, log, "/healthz")
-            return answered - started, rss_mb(process.pid)
-        finally:
-            stop(process)
+    started = time.perf_counter()
+    process = spawn(command(port), env, log)
+    try:
+        answered = first_200(f"http://127.0.0.1:{port}", process, log)
+        return answered - started, rss_mb(process.pid)
+    finally:
+        stop(process)
 
 
 async def run(ctx: Context) -> list[Measure]:

@@ -29,16 +29,15 @@ from types import ModuleType
 
 from bench.databases import create_database, drop_database, with_database
 from bench.generate import GenerateResult, describe, generate
+from bench.processes import CommandFailed, ioc
 
 BENCH_DIR = Path(__file__).parent
 QUICK_INCIDENTS = 20_000
 FULL_INCIDENTS = 1_000_000
 SEED_TIMEOUT_S = 600.0
-_BESIDE = Path(sys.executable).parent / "ioc"
 # The PostgreSQL runs' broker, as in production: Redis, on a db no test (15) or soak (14) uses;
 # flushed when a run starts.
 REDIS_URL = os.environ.get("IOC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-IOC = str(_BESIDE) if _BESIDE.exists() else "ioc"
 
 
 @dataclass(frozen=True)
@@ -153,16 +152,10 @@ def seed(backend: Backend) -> None:
         "IOC_BROKER_URL": backend.broker_url,
         "IOC_VAR_DIR": str(backend.var_dir),
     }
-    done = subprocess.run(
-        [IOC, "demo", "--seed-only", "--reports", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SEED_TIMEOUT_S,
-    )
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
-        raise SetupError(f"ioc demo --seed-only failed ({done.returncode}): {' '.join(detail)}")
+    try:
+        ioc(env, "demo", "--seed-only", "--reports", "0", timeout=SEED_TIMEOUT_S)
+    except CommandFailed as exc:
+        raise SetupError(str(exc)) from exc
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Bulk writers for the generator: binary COPY on PostgreSQL, executemany on SQLite.
 
-Both drop the secondary indexes of the tables they fill (and, on SQLite, the triggers that keep
-the R*Tree) for the load, and recreate them afterwards from the very definitions the database
-held, so the schema ends as the migrations made it. They also keep what the platform counts on:
+Both drop the secondary indexes of the tables they fill (on PostgreSQL also the unique
+constraints no foreign key relies on, on SQLite the triggers that keep the R*Tree) for the load,
+and recreate them afterwards from the very definitions the database held, so the schema ends as
+the migrations made it. They also keep what the platform counts on:
 id sequences, the ticket counters, the R*Tree.
 """
 
@@ -97,8 +98,8 @@ class PostgresLoader(Loader):
     def __init__(self, conn: Any, url: str) -> None:
         self.conn = conn
         self.url = url
-        # Name, table and definition of each secondary index.
-        self.indexes: list[tuple[str, str, str]] = []
+        # What the load goes without: table, the statement dropping it, the one making it.
+        self.rebuilt: list[tuple[str, str, str]] = []
         self.raw: list[str] = []
         self.tables: list[str] = []
 
@@ -121,17 +122,35 @@ class PostgresLoader(Loader):
 
     async def begin(self, raw_baseline: bool) -> None:
         self.tables = [t for t in LOADED if await self.has_table(t)]
-        # Secondary indexes only: those behind a primary key or unique constraint stay.
-        rows = await self.conn.fetch(
-            "SELECT i.indexname, i.tablename, i.indexdef FROM pg_indexes i "
+        # Secondary indexes, and unique constraints no foreign key relies on: checked row by
+        # row in random order (a token), they cost more during the load than built once after
+        # it, as pg_restore does. Primary keys, and what foreign keys point at, stay.
+        indexes = await self.conn.fetch(
+            "SELECT i.indexname AS name, i.tablename, i.indexdef FROM pg_indexes i "
             "WHERE i.schemaname = 'public' AND i.tablename = ANY($1::text[]) AND NOT EXISTS ("
             "SELECT 1 FROM pg_constraint c "
             "WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)",
             self.tables,
         )
-        self.indexes = [(r["indexname"], r["tablename"], r["indexdef"]) for r in rows]
-        for name, _, _ in self.indexes:
-            await self.conn.execute(f'DROP INDEX "{name}"')
+        uniques = await self.conn.fetch(
+            "SELECT c.conname AS name, c.conrelid::regclass::text AS tablename, "
+            "pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c "
+            "WHERE c.contype = 'u' AND c.conrelid = ANY($1::text[]::regclass[]) AND NOT EXISTS ("
+            "SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)",
+            self.tables,
+        )
+        self.rebuilt = [
+            (r["tablename"], f'DROP INDEX "{r["name"]}"', r["indexdef"]) for r in indexes
+        ] + [
+            (
+                r["tablename"],
+                f'ALTER TABLE "{r["tablename"]}" DROP CONSTRAINT "{r["name"]}"',
+                f'ALTER TABLE "{r["tablename"]}" ADD CONSTRAINT "{r["name"]}" {r["definition"]}',
+            )
+            for r in uniques
+        ]
+        for _, drop, _ in self.rebuilt:
+            await self.conn.execute(drop)
         # The generator writes consistent keys: skip the per-row foreign key triggers.
         await self.conn.execute("SET session_replication_role = replica")
         await self.conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_MEMORY}'")
@@ -183,8 +202,8 @@ class PostgresLoader(Loader):
                 self.tables,
             )
         }
-        by_size = sorted(self.indexes, key=lambda index: -sizes[index[1]])
-        await self._at_once([definition for _, _, definition in by_size])
+        by_size = sorted(self.rebuilt, key=lambda rebuilt: -sizes[rebuilt[0]])
+        await self._at_once([make for _, _, make in by_size])
         # The triggers were off (replica role): recount the map's cells.
         if await self.has_table("incident_cell"):
             for statement in cells.rebuild_statements(postgres=True):

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-import httpx
 
 from bench.databases import create_database, drop_database, with_database
+from bench.processes import IOC, first_200, free_port, ioc, serve_args, spawn, stop_all
 
-# The console script beside this interpreter, so a PATH without it still works.
-_BESIDE = Path(sys.executable).parent / "ioc"
-IOC = str(_BESIDE) if _BESIDE.exists() else "ioc"
-START_TIMEOUT_S = 60.0
-COMMAND_TIMEOUT_S = 180.0
 # A SIGTERMed worker finishes its messages first; past this it is killed.
 STOP_TIMEOUT_S = 30.0
 API_KEY_NAME = "soak intake"
@@ -76,28 +67,6 @@ def drop_backend(backend: Backend, server_url: str) -> None:
         drop_database(server_url, backend.created_database)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def ioc(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    """Run one `ioc` command; its standard output, or SetupError with its error line."""
-    done = subprocess.run(
-        [IOC, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-    )
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
-        raise SetupError(f"ioc {' '.join(args)} failed ({done.returncode}): {' '.join(detail)}")
-    return done.stdout
-
-
 @dataclass(frozen=True)
 class Seeded:
     api_key: str
@@ -144,26 +113,19 @@ class Processes:
     started_workers: int = 0
     kills: int = 0
     terms: int = 0
-    _files: list[IO[bytes]] = field(default_factory=list)
-
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop_all
-        self._files.append(log)
-        return subprocess.Popen([IOC, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_server(self) -> str:
         port = free_port()
-        self.server = self._spawn("serve", "serve", "--host", "127.0.0.1", "--port", str(port))
+        log = self.logs / "serve.log"
+        self.server = spawn(serve_args(port), self.env, log)
         self.base = f"http://127.0.0.1:{port}"
-        _answering(self.base, self.server, self.logs / "serve.log")
+        first_200(self.base, self.server, log)
         return self.base
 
     def start_worker(self) -> None:
         self.started_workers += 1
-        process = self._spawn(
-            f"worker{self.started_workers}", "worker", "--threads", str(self.worker_threads)
-        )
-        self.workers.append(process)
+        args = [IOC, "worker", "--threads", str(self.worker_threads)]
+        self.workers.append(spawn(args, self.env, self.logs / f"worker{self.started_workers}.log"))
 
     def replace_oldest(self, hard: bool) -> None:
         """SIGKILL (hard) or SIGTERM the oldest worker and start its replacement at once."""
@@ -194,34 +156,7 @@ class Processes:
     def stop_all(self) -> None:
         stopping = [process for process, _ in self.stopping]
         everyone = [*self.workers, *stopping, *([self.server] if self.server else [])]
-        for process in everyone:
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for process in everyone:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for log in self._files:
-            log.close()
-
-
-def _answering(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-            raise SetupError(f"ioc serve exited ({process.returncode}): {' | '.join(tail)}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SetupError(f"ioc serve did not answer /healthz within {START_TIMEOUT_S:.0f} s")
-        time.sleep(0.1)
+        stop_all(everyone, STOP_TIMEOUT_S)
 
 
 def process_env(backend: Backend, var_dir: Path, extra: dict[str, str]) -> dict[str, str]:

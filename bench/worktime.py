@@ -17,15 +17,10 @@ from ioc_core.sla.calendar import WorkCalendar
 
 class WorkTime:
     def __init__(self, calendar: WorkCalendar, first: dt.date, last: dt.date) -> None:
-        starts: list[float] = []
-        ends: list[float] = []
-        day = first
-        while day <= last:
-            # The calendar's own periods of the day (holidays, swapped days, office hours).
-            for begin, end in calendar._periods(day):
-                starts.append(begin.timestamp())
-                ends.append(end.timestamp())
-            day += dt.timedelta(days=1)
+        # The calendar's own periods (holidays, swapped days, office hours).
+        periods = calendar.periods(first, last)
+        starts = [begin.timestamp() for begin, _ in periods]
+        ends = [end.timestamp() for _, end in periods]
         if not starts:
             raise ValueError("the working calendar has no working time in the generated period")
         self.starts = np.array(starts)

@@ -34,6 +34,8 @@ import copy
 import datetime as dt
 import hashlib
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -152,34 +154,103 @@ async def undispatched(older_than_s: float = 0) -> int:
 async def _send(event_ids: Sequence[int]) -> list[int]:
     """Send events in order until one fails (the broker is then likely down for the rest too);
     record the sent ones as dispatched, and count an attempt for each tried."""
-    sent: list[int] = []
-    failed: list[int] = []
-    for event_id in event_ids:
-        try:
-            # The broker client blocks; in a worker this loop is shared by every async actor.
-            await asyncio.wait_for(asyncio.to_thread(deliver.send, event_id), SEND_TIMEOUT_S)
-        except TaskNotBound:
-            raise
-        except Exception as exc:  # whatever the broker raised, the sweeper will try again
-            log.warning(
-                "outbox: broker unreachable (%s: %s); events left for the sweeper: %d",
-                type(exc).__name__,
-                exc,
-                len(event_ids) - len(sent),
-            )
-            failed.append(event_id)
-            break
-        sent.append(event_id)
+    if not event_ids:  # a sweep that found nothing: no thread to start
+        return []
+    batch = _Batch(event_ids)
+    # One thread for the whole batch: the broker client blocks, and in a worker this loop is
+    # shared by every async actor; a hop to a thread and back per event cost more than the send.
+    sending = asyncio.ensure_future(asyncio.to_thread(batch.run))
+    try:
+        # A send slower than SEND_TIMEOUT_S counts as failed, however many went before it.
+        while (remaining := batch.last_progress + SEND_TIMEOUT_S - time.monotonic()) > 0:
+            done, _ = await asyncio.wait({sending}, timeout=remaining)
+            if done:
+                break
+    finally:
+        # Also on a cancellation: the thread must not go on sending what will not be marked.
+        sent = batch.stop()
+    if sending.done() and isinstance(unbound := sending.exception(), TaskNotBound):
+        raise unbound
+    if len(sent) < len(event_ids):
+        error = batch.error or TimeoutError(f"no answer within {SEND_TIMEOUT_S:g} s")
+        log.warning(
+            "outbox: broker unreachable (%s: %s); events left for the sweeper: %d",
+            type(error).__name__,
+            error,
+            len(event_ids) - len(sent),
+        )
     # Marked after sending: a crash in between means a second send, never a lost event.
     if sent:
-        await OutboxEvent.update(
-            {OutboxEvent.dispatched_at: _now(), OutboxEvent.attempts: OutboxEvent.attempts + 1}
-        ).where(OutboxEvent.id.is_in(sent))
-    if failed:
+        await _mark_dispatched(sent)
+    if len(sent) < len(event_ids):
+        # The event being sent when the broker failed: its attempt counts.
+        failed = event_ids[len(sent)]
         await OutboxEvent.update({OutboxEvent.attempts: OutboxEvent.attempts + 1}).where(
-            OutboxEvent.id.is_in(failed)
+            OutboxEvent.id == failed
         )
     return sent
+
+
+async def _mark_dispatched(event_ids: Sequence[int]) -> None:
+    """Record the events as dispatched, with one more attempt each.
+
+    On PostgreSQL without waiting for the commit to reach the disk: `synchronous_commit` is
+    off for the transaction the statement runs in (its own, or a sweep's batch, which does
+    nothing else that must be durable). A mark lost in a server crash only means a second
+    send, and the flush was most of what marking cost after every change. SQLite cannot change
+    its setting inside a transaction, and on a kept connection it would outlive the statement."""
+    now = _now()
+    engine = OutboxEvent._meta.db
+    if engine.engine_type == "postgres":
+        await OutboxEvent.raw(
+            f"UPDATE {OutboxEvent._meta.tablename}"
+            " SET dispatched_at = {}, attempts = attempts + 1"
+            " WHERE id = ANY({}) AND set_config('synchronous_commit', 'off', true) = 'off'",
+            now,
+            list(event_ids),
+        )
+        return
+    await OutboxEvent.update(
+        {OutboxEvent.dispatched_at: now, OutboxEvent.attempts: OutboxEvent.attempts + 1}
+    ).where(OutboxEvent.id.is_in(list(event_ids)))
+
+
+class _Batch:
+    """Events sent one after the other in a thread, until one fails or the caller stops it.
+
+    What `stop` returns is what gets marked dispatched: a send that completes after it (the one
+    that was hanging) is not in it, and is sent again by the sweep; none starts after it."""
+
+    def __init__(self, event_ids: Sequence[int]) -> None:
+        self.event_ids = event_ids
+        self.last_progress = time.monotonic()
+        self.error: Exception | None = None
+        self._sent: list[int] = []
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        for event_id in self.event_ids:
+            with self._lock:
+                if self._stopped:
+                    return
+            try:
+                deliver.send(event_id)
+            except TaskNotBound:
+                raise
+            except Exception as exc:  # whatever the broker raised, the sweeper will try again
+                self.error = exc
+                return
+            with self._lock:
+                # Appended after a stop too, harmlessly: `stop` returned its own copy.
+                self._sent.append(event_id)
+                self.last_progress = time.monotonic()
+
+    def stop(self) -> list[int]:
+        """Stop sending; the events sent until now."""
+        with self._lock:
+            self._stopped = True
+            return list(self._sent)
 
 
 # Backoff from 1 s doubling to 10 min: about 9 hours of retries before the message is left as a

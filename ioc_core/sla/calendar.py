@@ -87,6 +87,18 @@ class WorkCalendar:
             for start, end in self._hours_of(day)
         ]
 
+    def periods(self, first: dt.date, last: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The working periods of the days `first` to `last`, both included, in order: each
+        (begin, end) in the platform's time zone, after holidays and worked weekend days. What
+        `add`, `subtract` and `between` walk through, for code that lays working time out
+        itself (the benchmark generator does it for a million due times at once)."""
+        found: list[tuple[dt.datetime, dt.datetime]] = []
+        day = first
+        while day <= last:
+            found += self._periods(day)
+            day += dt.timedelta(days=1)
+        return found
+
     def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
         """The moment `duration` of working time after `start` (UTC in, UTC out)."""
         if duration < dt.timedelta(0):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 import dramatiq
 import pytest
 from click.testing import CliRunner
+from dramatiq.middleware import Middleware, MiddlewareError
 from piccolo.engine import engine_finder
 
 from ioc_core import __version__
@@ -184,6 +186,100 @@ def test_a_broker_outage_loses_nothing_and_the_sweep_sends_once(
     assert effects() == ["event:3"]
     [row] = outbox_rows()
     assert row["dispatched_at"] is not None and row["attempts"] == 2
+
+
+class Refused(MiddlewareError):
+    """The broker's answer to a send the test refuses."""
+
+
+class Faults(Middleware):
+    """Counts the events queue's messages; refuses the send of event `refuse`, or holds the
+    send of event `hold` until `release` is set."""
+
+    def __init__(self) -> None:
+        self.refuse: int | None = None
+        self.hold: int | None = None
+        self.release = threading.Event()
+        self.enqueued: list[int] = []
+
+    def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: Any) -> None:
+        if message.queue_name != QUEUE:
+            return
+        [event_id] = message.args
+        if event_id == self.refuse:
+            raise Refused(f"event {event_id} refused")
+        if event_id == self.hold:
+            self.release.wait(WAIT_S)
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: Any) -> None:
+        if message.queue_name == QUEUE:
+            self.enqueued.append(message.args[0])
+
+
+@pytest.fixture
+def faults(events_runtime: Runtime) -> Iterator[Faults]:
+    middleware = Faults()
+    events_runtime.broker.add_middleware(middleware)
+    yield middleware
+    middleware.release.set()
+    events_runtime.broker.middleware.remove(middleware)
+
+
+def attempts() -> list[tuple[bool, int]]:
+    """(dispatched, attempts) of each event, in order."""
+    return [(r["dispatched_at"] is not None, r["attempts"]) for r in outbox_rows()]
+
+
+def test_a_batch_is_sent_in_order_and_marked_once(events_runtime: Runtime, faults: Faults) -> None:
+    ids = emit_committed(*range(50, 170))
+    assert run(outbox.dispatch(ids)) == len(ids)
+    assert faults.enqueued == ids
+    assert attempts() == [(True, 1)] * len(ids)
+    assert run(outbox.undispatched()) == 0
+    with worker(events_runtime) as running:
+        drain(events_runtime, running)
+    assert effects() == sorted(f"event:{n}" for n in range(50, 170))
+
+
+def test_a_refusal_mid_batch_leaves_the_rest_to_the_sweep(
+    events_runtime: Runtime, faults: Faults
+) -> None:
+    ids = emit_committed(*range(200, 210))
+    faults.refuse = ids[3]
+    assert run(outbox.dispatch(ids)) == 3
+    # Sent ones marked; the refused one tried once; none after it was tried.
+    assert attempts() == [(True, 1)] * 3 + [(False, 1)] + [(False, 0)] * 6
+    faults.refuse = None
+    assert run(outbox.sweep(older_than_s=0)) == 7
+    assert faults.enqueued == ids
+    assert attempts() == [(True, 1)] * 3 + [(True, 2)] + [(True, 1)] * 6
+
+
+def test_a_hung_send_times_out_and_stops_the_batch(
+    events_runtime: Runtime, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "SEND_TIMEOUT_S", 0.5)
+    ids = emit_committed(*range(300, 310))
+    faults.hold = ids[4]
+
+    async def dispatch_then_release() -> tuple[int, float]:
+        started = time.monotonic()
+        sent = await outbox.dispatch(ids)
+        elapsed = time.monotonic() - started
+        # Before asyncio.run ends, which waits for the held thread.
+        faults.release.set()
+        return sent, elapsed
+
+    sent, elapsed = run(dispatch_then_release())
+    assert sent == 4
+    assert elapsed < 3.0
+    assert attempts() == [(True, 1)] * 4 + [(False, 1)] + [(False, 0)] * 5
+    # The held send completes, unrecorded; the batch's thread sends nothing after it.
+    assert wait_until(lambda: len(faults.enqueued) == 5)
+    time.sleep(0.3)
+    assert faults.enqueued == ids[:5]
+    assert run(outbox.sweep(older_than_s=0)) == 6  # the held one again: at least once
+    assert attempts() == [(True, 1)] * 4 + [(True, 2)] + [(True, 1)] * 5
 
 
 def test_an_event_delivered_twice_has_its_effect_once(events_runtime: Runtime) -> None:

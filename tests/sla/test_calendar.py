@@ -64,3 +64,21 @@ def test_subtract_mirrors_add_and_worked_weekend_days_count() -> None:
     saturday = dt.date(2026, 3, 7)
     worked = WorkCalendar(holidays=CAL.holidays, working_days=frozenset({saturday}))
     assert worked.add(local(2026, 3, 6, 16, 30), dt.timedelta(hours=1)) == local(2026, 3, 7, 8)
+
+
+def test_periods_list_the_working_time_of_each_day_in_order() -> None:
+    # Friday 6/3 to Tuesday 10/3/2026, with Monday given off and Saturday worked.
+    saturday, monday = dt.date(2026, 3, 7), dt.date(2026, 3, 9)
+    calendar = WorkCalendar(holidays=frozenset({monday}), working_days=frozenset({saturday}))
+    periods = calendar.periods(dt.date(2026, 3, 6), dt.date(2026, 3, 10))
+
+    def day(d: int) -> list[tuple[dt.datetime, dt.datetime]]:
+        morning = (local(2026, 3, d, 7, 30), local(2026, 3, d, 11, 30))
+        return [morning, (local(2026, 3, d, 13, 30), local(2026, 3, d, 17))]
+
+    assert periods == day(6) + day(7) + day(10)
+    assert all(begin.tzinfo == TIMEZONE for begin, _ in periods)
+    # The same working time `between` counts over those days.
+    total = sum((end - begin for begin, end in periods), dt.timedelta(0))
+    assert total == calendar.between(local(2026, 3, 6, 0), local(2026, 3, 11, 0))
+    assert calendar.periods(dt.date(2026, 3, 10), dt.date(2026, 3, 6)) == []
