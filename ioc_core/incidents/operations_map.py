@@ -16,7 +16,7 @@ from ioc_core.geo.areas import areas_geojson
 from ioc_core.i18n import gettext, local_time
 from ioc_core.incidents.routes import filter_choices
 from ioc_core.incidents.tables import Incident
-from ioc_core.incidents.visibility import visible_to
+from ioc_core.incidents.visibility import department_scope, visible_to
 from ioc_core.incidents.workflow import STATUSES, is_overdue, status_label
 from ioc_core.web.forms import acting
 from ioc_core.web.ids import chosen_id
@@ -58,19 +58,34 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
     return min_lon, min_lat, max_lon, max_lat
 
 
-async def _where(request: Request[Any, Any, Any]) -> Any:
-    """What this person may see, narrowed by the map's filters."""
-    condition = await visible_to(acting(request))
+async def _where(request: Request[Any, Any, Any]) -> tuple[Any, cell_counts.CellFilter]:
+    """What this person may see, narrowed by the map's filters: as a Piccolo condition on
+    Incident (the markers) and as the groups of incidents the clusters' cell counts sum."""
+    principal = acting(request)
+    condition = await visible_to(principal)
+    scope = await department_scope(principal)
+    # As `visible_to`: the scope's departments and the incidents no department owns.
+    departments = None if scope is None else frozenset([*scope, None])
     params = request.query_params
     status = [s for s in params.getall("status", []) if s in STATUSES]
     filters: list[Any] = [Incident.status.is_in(status)] if status else []
+    chosen: dict[str, int | None] = {}
     for key in ("category", "area", "department"):
-        value = chosen_id(params.get(key))
+        chosen[key] = value = chosen_id(params.get(key))
         if value is not None:
             filters.append(getattr(Incident, key) == value)
     for extra in filters:
         condition = extra if condition is None else condition & extra
-    return condition
+    if chosen["department"] is not None:
+        picked = frozenset([chosen["department"]])
+        departments = picked if departments is None else departments & picked
+    groups = cell_counts.CellFilter(
+        statuses=frozenset(status) if status else None,
+        departments=departments,
+        categories=None if chosen["category"] is None else frozenset([chosen["category"]]),
+        areas=None if chosen["area"] is None else frozenset([chosen["area"]]),
+    )
+    return condition, groups
 
 
 @get(
@@ -85,19 +100,15 @@ async def incidents_geojson(
     zoom: Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_ZOOM})] = 18,
 ) -> dict[str, Any]:
     """Incidents the caller may see inside `bbox` (min_lon,min_lat,max_lon,max_lat). Below zoom
-    15 the features are grid cells with a `count` (unfiltered, of every incident in each cell
-    the box touches); from 15 on, incidents (newest 2 000)."""
+    15 the features are grid cells with a `count` (of every incident the filters keep in each
+    cell the box touches); from 15 on, incidents (newest 2 000)."""
     box = _bbox(bbox)
     if not 0 <= zoom <= MAX_ZOOM:
         raise ValidationException(gettext("zoom must be between 0 and 22"))
-    where = await _where(request)
+    where, groups = await _where(request)
     if zoom < CLUSTER_BELOW_ZOOM:
-        # Unfiltered, the counts kept per cell answer at once; a filter has to count points.
-        cells = await (
-            cell_counts.view_counts(*box, zoom)
-            if where is None
-            else spatial.clustered_counts(*box, zoom, where=where)
-        )
+        # The counts kept per cell (and group, for a filter or a reader's scope) answer at once.
+        cells = await cell_counts.view_counts(*box, zoom, only=groups)
         features = [
             {
                 "type": "Feature",

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -87,6 +88,44 @@ def test_geojson_points_clusters_filters_and_bad_bbox(runtime: Runtime) -> None:
             "TEST-W02",
             "TEST-W03",
         }
+
+
+def test_clusters_follow_the_filters_and_the_readers_scope(runtime: Runtime) -> None:
+    """Clusters (cell groups) count what the markers (a Piccolo condition) show, for each
+    filter and for a reader limited to their department."""
+    seed()
+    department = {
+        r["code"]: r["id"] for r in run(Department.select(Department.id, Department.code))
+    }
+    ward = {r["code"]: r["id"] for r in run(Area.select(Area.id, Area.code))}
+    filters = {
+        "": 3,
+        "&status=new": 1,
+        "&status=assigned&status=new": 3,
+        "&status=closed": 0,
+        f"&department={department['p-bac']}": 1,
+        f"&area={ward['TEST-W03']}": 1,
+        f"&area={ward['TEST-W03']}&status=assigned": 0,
+        "&category=0": 0,
+        "&department=abc": 0,
+    }
+    scoped = {"": 2, f"&department={department['p-nam']}": 0, "&status=new": 1}
+
+    def counts(client: TestClient[Any], query: str) -> tuple[int, int]:
+        url = f"/api/incidents.geojson?bbox={BOX}"
+        clusters = client.get(f"{url}&zoom=10{query}").json()["features"]
+        points = client.get(f"{url}&zoom=16{query}").json()["features"]
+        assert all(f["properties"]["cluster"] for f in clusters)
+        return sum(f["properties"]["count"] for f in clusters), len(points)
+
+    with TestClient(create_app(runtime=runtime)) as client:
+        sign_in(client, "quantri")
+        for query, want in filters.items():
+            assert counts(client, query) == (want, want), query
+    with TestClient(create_app(runtime=runtime)) as client:
+        sign_in(client, "canbo")
+        for query, want in scoped.items():
+            assert counts(client, query) == (want, want), query
 
 
 def test_detail_actions_grow_the_timeline(runtime: Runtime) -> None:
