@@ -43,6 +43,7 @@ import dramatiq
 from piccolo.engine import engine_finder
 
 from ioc_core.db.migrate import exclusive_transaction
+from ioc_core.db.postgres import NO_FLUSH
 from ioc_core.db.transactions import write_transaction
 from ioc_core.incidents.tables import HandledEvent, OutboxEvent
 from ioc_core.plugins.registry import PluginRegistry
@@ -205,7 +206,7 @@ async def _mark_dispatched(event_ids: Sequence[int]) -> None:
         await OutboxEvent.raw(
             f"UPDATE {OutboxEvent._meta.tablename}"
             " SET dispatched_at = {}, attempts = attempts + 1"
-            " WHERE id = ANY({}) AND set_config('synchronous_commit', 'off', true) = 'off'",
+            f" WHERE id = ANY({{}}) AND {NO_FLUSH}",
             now,
             list(event_ids),
         )

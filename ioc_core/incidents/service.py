@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine import engine_finder
 from piccolo.engine.sqlite import SQLiteEngine
 from shapely.geometry import Point
@@ -16,6 +17,7 @@ from ioc_core.auth.errors import FormError
 from ioc_core.auth.tables import Department, User
 from ioc_core.db import config_cache
 from ioc_core.db.config_cache import ConfigCache
+from ioc_core.db.postgres import NO_FLUSH
 from ioc_core.db.transactions import write_transaction
 from ioc_core.geo.areas import area_for
 from ioc_core.geo.column import to_db
@@ -172,6 +174,11 @@ async def _next_code(year: int) -> str:
         .where(TicketCounter.year == year)
         .returning(TicketCounter.last)
     )
+    engine = TicketCounter._meta.db
+    if engine.engine_type == "postgres" and not engine.transaction_exists():
+        # Numbered on its own (see create_incident): the incident's own commit flushes this one
+        # too, and a number whose incident was never stored may be given again.
+        count_on = count_on.where(WhereRaw(NO_FLUSH))
     updated = await count_on
     if updated:
         number = updated[0]["last"]
