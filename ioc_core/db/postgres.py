@@ -11,9 +11,10 @@ transactions hand the connection back, or terminate it, whatever happened.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from piccolo.engine import postgres
+
+from ioc_core.db.transactions import EndsAndGivesBack
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 NO_FLUSH = "set_config('synchronous_commit', 'off', true) = 'off'"
 
 
-class PostgresTransaction(postgres.PostgresTransaction):
+class PostgresTransaction(EndsAndGivesBack, postgres.PostgresTransaction):
     async def __aenter__(self) -> PostgresTransaction:
         if self._parent is not None:
             return self._parent
@@ -38,26 +39,6 @@ class PostgresTransaction(postgres.PostgresTransaction):
             raise
         self.context = self.engine.current_transaction.set(self)
         return self
-
-    async def __aexit__(
-        self,
-        exception_type: type[BaseException] | None,
-        exception: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if self._parent:
-            return exception is None
-        try:
-            if exception:
-                # The caller may have rolled back already.
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-        finally:
-            self.engine.current_transaction.reset(self.context)
-            await self._give_back()
-        return exception is None
 
     async def _give_back(self) -> None:
         try:

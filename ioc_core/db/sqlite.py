@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from types import TracebackType
 from typing import Any
 
 import aiosqlite
 from piccolo.engine import sqlite
 from piccolo.table import Table
+
+from ioc_core.db.transactions import EndsAndGivesBack
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +32,13 @@ IDLE_PER_LOOP = 8
 STOP_TIMEOUT_S = 5.0
 
 
-class SQLiteTransaction(sqlite.SQLiteTransaction):
+class SQLiteTransaction(EndsAndGivesBack, sqlite.SQLiteTransaction):
     """Gives its connection back to the engine after COMMIT or ROLLBACK instead of closing it."""
 
     engine: SQLiteEngine
 
-    async def __aexit__(
-        self,
-        exception_type: type[BaseException] | None,
-        exception: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if self._parent:
-            return exception is None
-        try:
-            if exception:
-                # The caller may have rolled back already.
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-        finally:
-            self.engine.current_transaction.reset(self.context)
-            await self.engine.give_back(self.connection)
-        return exception is None
+    async def _give_back(self) -> None:
+        await self.engine.give_back(self.connection)
 
 
 class SQLiteEngine(sqlite.SQLiteEngine):

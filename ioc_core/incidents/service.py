@@ -156,7 +156,7 @@ async def _create_incident(
         ]
         if routed:
             events.append(new_event(incident.id, ROUTING_ACTOR, "routed", *routed))
-        await IncidentEvent.insert(*events)
+        await timeline_event(*events)
         if then is not None:
             await then(incident)
         event_id = await outbox.emit(
@@ -230,18 +230,9 @@ def new_event(
     )
 
 
-async def timeline_event(
-    incident_id: int,
-    actor: str,
-    kind: str,
-    before: Any,
-    after: Any,
-    note: str = "",
-    public: bool = False,
-) -> None:
-    await IncidentEvent.insert(
-        new_event(incident_id, actor, kind, before, after, note=note, public=public)
-    )
+async def timeline_event(*events: IncidentEvent) -> None:
+    """Store events made by `new_event`, in one statement."""
+    await IncidentEvent.insert(*events)
 
 
 Change = Callable[[Incident], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
@@ -276,7 +267,7 @@ async def change(
         before, after = await apply(incident)
         incident.updated_at = _now()
         await incident.save()
-        await timeline_event(incident.id, actor, kind, before, after, note, public)
+        await timeline_event(new_event(incident.id, actor, kind, before, after, note, public))
         if then is not None:
             await then(incident)
         event_id = await outbox.emit(
@@ -389,7 +380,7 @@ async def recategorise(incident_id: int, actor: str, category_code: str) -> Inci
 
     async def log_routing(incident: Incident) -> None:
         if routed:
-            await timeline_event(incident.id, ROUTING_ACTOR, "routed", *routed)
+            await timeline_event(new_event(incident.id, ROUTING_ACTOR, "routed", *routed))
 
     return await change(incident_id, actor, "recategorised", apply, then=log_routing)
 

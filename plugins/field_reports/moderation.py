@@ -271,7 +271,9 @@ async def merge_duplicate(
             "followers_moved": merged["followers"],
         }
         await incidents.timeline_event(
-            kept["id"], principal.actor, "duplicate_merged", None, after, note.strip()
+            incidents.new_event(
+                kept["id"], principal.actor, "duplicate_merged", None, after, note.strip()
+            )
         )
         # The kept incident changed too (its followers): its own domain event, committed
         # with the merge and dispatched after it, as `change` does for the duplicate.
