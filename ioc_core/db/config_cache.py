@@ -8,9 +8,8 @@ the one row of `config_version` a new random token in the writing transaction. A
 remembers the token its value was read at and compares it with the stored one at every use (or
 once for a whole `pinned` block): one row by primary key instead of the configuration's
 queries, and a change made by any process, or a test writing the tables directly, is seen by the
-next use everywhere. A random token, not a
-counter: a change rolled back after a transaction cached what it wrote cannot come back under
-the same number as the next committed change.
+next use everywhere. A random token, not a counter: a change rolled back after a transaction
+cached what it wrote cannot come back under the same number as the next committed change.
 """
 
 from __future__ import annotations
